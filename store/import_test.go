@@ -1,0 +1,132 @@
+package store
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const refDir = "/work/shared/data"
+
+// importInto imports plan into a fresh directory and returns the ledger.
+func importInto(t *testing.T, plan string) (*Ledger, ImportSummary) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "run.ledger")
+	opts := ImportOptions{ToolVersion: "test", Settings: map[string]string{"rate": "5"}}
+	l, sum, err := Import(path, plan, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+	return l, sum
+}
+
+func TestImport_Reference(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("imports 20,035 rows twice; skipped in -short mode")
+	}
+	csvPlan := filepath.Join(refDir, "plan-reorg.csv")
+	if _, err := os.Stat(csvPlan); err != nil {
+		t.Skip("reference data not present: " + err.Error())
+	}
+
+	lc, sc := importInto(t, csvPlan)
+	require.Equal(t, 20035, sc.Rows)
+	require.Equal(t, 20020, sc.Items)
+	require.Equal(t, 15, sc.Duplicates)
+	require.InDelta(t, 2000, sc.EmailKeyed, 100)
+	require.Equal(t, FormatCSV, sc.Format)
+
+	counts, err := lc.Counts()
+	require.NoError(t, err)
+	require.Equal(t, map[State]int{Waiting: 20020}, counts)
+	m, err := lc.Meta()
+	require.NoError(t, err)
+	require.Equal(t, sc.Fingerprint, m.Fingerprint)
+	require.Equal(t, 20035, m.Rows)
+	require.Equal(t, "test", m.ToolVersion)
+	require.Equal(t, "5", m.Settings["rate"])
+
+	_, sj := importInto(t, filepath.Join(refDir, "plan-reorg.jsonl"))
+	require.Equal(t, sc.Items, sj.Items)
+	require.Equal(t, sc.Fingerprint, sj.Fingerprint, "same plan in both formats")
+}
+
+func TestImport_Items(t *testing.T) {
+	t.Parallel()
+	plan := writeFile(t, "p.csv", "id,email,title\n"+
+		idA+",,Agent\n"+
+		",Ana@X.org,Lead\n"+
+		"\n"+
+		idA+",,Agent\n"+
+		",ana@x.ORG,Lead\n"+
+		idB+",b@x.org,\n")
+	l, sum := importInto(t, plan)
+	require.Equal(t, ImportSummary{Rows: 5, Items: 3, Duplicates: 2, EmailKeyed: 1,
+		Fingerprint: sum.Fingerprint, Format: FormatCSV}, sum)
+
+	a, err := l.Get(1)
+	require.NoError(t, err)
+	require.Equal(t, []int{2, 5}, a.Lines)
+	require.Equal(t, idA, a.UserID)
+	require.Equal(t, Waiting, a.State)
+
+	e, err := l.Get(2)
+	require.NoError(t, err)
+	require.Equal(t, KeyEmail, e.KeyKind)
+	require.Equal(t, "Ana@X.org", e.Key)
+	require.Empty(t, e.UserID, "resolved at run time")
+	require.Equal(t, []int{3, 6}, e.Lines)
+
+	b, err := l.Get(3)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"email": "b@x.org"}, b.Desired)
+
+	due, err := l.Due(epoch, 10)
+	require.NoError(t, err)
+	require.Equal(t, []uint64{1, 2, 3}, seqs(due))
+
+	// New saves continue the sequence after the imported items.
+	it := newItem(9, epoch)
+	require.NoError(t, l.Save(it))
+	require.Equal(t, uint64(4), it.Seq)
+}
+
+func TestImport_Refuses(t *testing.T) {
+	t.Parallel()
+
+	t.Run("conflicting rows name both lines, nothing left behind", func(t *testing.T) {
+		plan := writeFile(t, "p.csv", "id,title\n"+idA+",Agent\n"+idB+",x\n"+idA+",Lead\nbad,\n")
+		dir := t.TempDir()
+		_, _, err := Import(filepath.Join(dir, "run.ledger"), plan, ImportOptions{})
+		var pe PlanErrors
+		require.True(t, errors.As(err, &pe), "%v", err)
+		require.Len(t, pe, 2)
+		require.Equal(t, "p.csv:4:1: user "+idA+" is already changed by line 2 with different values: "+
+			"expected one row per user, or identical rows", pe[0].Error())
+		require.Contains(t, pe[1].Error(), "p.csv:5:1: id")
+		entries, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		require.Empty(t, entries, "no ledger and no temporary file")
+	})
+	t.Run("existing file", func(t *testing.T) {
+		plan := writeFile(t, "p.csv", "id,title\n"+idA+",Agent\n")
+		existing := writeFile(t, "run.ledger", "keep me")
+		_, _, err := Import(existing, plan, ImportOptions{})
+		require.ErrorIs(t, err, ErrExists)
+		b, err := os.ReadFile(existing)
+		require.NoError(t, err)
+		require.Equal(t, "keep me", string(b))
+	})
+	t.Run("missing plan", func(t *testing.T) {
+		dir := t.TempDir()
+		plan := filepath.Join(dir, "nope.csv")
+		_, _, err := Import(filepath.Join(dir, "run.ledger"), plan, ImportOptions{})
+		require.ErrorIs(t, err, os.ErrNotExist)
+		entries, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		require.Empty(t, entries)
+	})
+}
