@@ -1,0 +1,399 @@
+package checkpoint
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gcbulk/gcbulk/genesys"
+	"github.com/gcbulk/gcbulk/genesys/sim"
+)
+
+// Crash test settings: the reference data, how much of the plan, how many
+// kills, and how long the resume loop may take.
+const (
+	crashDataDir  = "../../shared/data"
+	crashRows     = 3000
+	crashKills    = 5
+	crashDeadline = 75 * time.Second
+	seedEnv       = "GCBULK_CRASH_SEED"
+)
+
+// crash holds the binary, the simulator and the run's files.
+type crash struct {
+	t      *testing.T
+	bin    string
+	dir    string
+	url    string
+	ledger string
+	plan   string
+	env    []string
+}
+
+func TestCrash_KillAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds gcbulk and runs 3,000 plan rows through kill -9 and resume; " +
+			"skipped in -short mode")
+	}
+	c := setupCrash(t)
+	seed := crashSeed(t)
+	t.Logf("crash seed %d (replay with %s=%d)", seed, seedEnv, seed)
+	rng := rand.New(rand.NewPCG(seed, seed))
+
+	kills, sigterm, code := 0, false, -1
+	deadline := time.Now().Add(crashDeadline)
+	for session := 1; time.Now().Before(deadline); session++ {
+		delay := 300*time.Millisecond + time.Duration(rng.Int64N(int64(2700*time.Millisecond)))
+		var sig syscall.Signal
+		switch {
+		case kills < crashKills && !(kills == 2 && !sigterm):
+			sig = syscall.SIGKILL
+		case !sigterm:
+			sig, delay = syscall.SIGTERM, time.Second
+		}
+		res := c.run(delay, sig)
+		t.Logf("session %d: %s after %s -> %s", session, sigName(sig), delay, res)
+		switch {
+		case res.signalled:
+			kills++
+			continue
+		case res.sent == syscall.SIGTERM:
+			require.Equal(t, 3, res.code, "SIGTERM exits 3; stderr:\n%s", res.stderr)
+			require.Contains(t, res.stderr, "resume with: gcbulk run --ledger",
+				"SIGTERM prints the resume command")
+			sigterm = true
+			continue
+		}
+		require.Contains(t, []int{0, 1}, res.code, "a final status; stderr:\n%s", res.stderr)
+		code = res.code
+		break
+	}
+	require.NotEqual(t, -1, code, "the run did not finish within %s", crashDeadline)
+	require.GreaterOrEqual(t, kills, crashKills, "the run finished before %d kills: "+
+		"slow the simulator down", crashKills)
+	require.True(t, sigterm, "no SIGTERM landed while the run was going")
+
+	c.check(code)
+}
+
+// setupCrash builds gcbulk, writes the plan and starts the simulator.
+func setupCrash(t *testing.T) *crash {
+	t.Helper()
+	dirFile := filepath.Join(crashDataDir, "directory.jsonl")
+	if _, err := os.Stat(dirFile); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("reference data %s is missing: %v", dirFile, err)
+		}
+		t.Skipf("reference data %s is missing: %v", dirFile, err)
+	}
+
+	dir := t.TempDir()
+	c := &crash{t: t, dir: dir, bin: filepath.Join(dir, "gcbulk"),
+		ledger: filepath.Join(dir, "run.db"), plan: filepath.Join(dir, "plan.csv")}
+	c.env = append(os.Environ(),
+		genesys.EnvClientID+"="+sim.DefaultClientID,
+		genesys.EnvClientSecret+"="+sim.DefaultClientSecret,
+		genesys.EnvSecretFile+"=", genesys.EnvRegion+"=")
+
+	build := exec.Command("go", "build", "-o", c.bin, "../cmd/gcbulk")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "build gcbulk: %s", out)
+
+	c.writePlan(filepath.Join(crashDataDir, "plan-reorg.csv"))
+	c.url = c.startSim(dirFile)
+	return c
+}
+
+// crashSeed is GCBULK_CRASH_SEED, or a constant.
+func crashSeed(t *testing.T) uint64 {
+	t.Helper()
+	s := os.Getenv(seedEnv)
+	if s == "" {
+		return 20250302
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	require.NoError(t, err, "%s=%q", seedEnv, s)
+	return n
+}
+
+// writePlan copies the header and the first crashRows data rows of the
+// reference plan byte for byte: BOM, CRLF, quoting and blank lines kept.
+func (c *crash) writePlan(src string) {
+	raw, err := os.ReadFile(src)
+	require.NoError(c.t, err)
+	var b strings.Builder
+	rows := -1 // the header is not a data row
+	for _, line := range strings.SplitAfter(string(raw), "\n") {
+		if rows == crashRows {
+			break
+		}
+		b.WriteString(line)
+		if strings.TrimSpace(line) != "" {
+			rows++
+		}
+	}
+	require.Equal(c.t, crashRows, rows)
+	require.NoError(c.t, os.WriteFile(c.plan, []byte(b.String()), 0o600))
+}
+
+// startSim starts `gcbulk sim` with latency, 5xx faults, ambiguous resets
+// and another writer, and returns its URL once it listens.
+func (c *crash) startSim(directory string) string {
+	cmd := exec.Command(c.bin, "sim", "--listen", "127.0.0.1:0", "--directory", directory,
+		"--rate-limit", "120/1s", "--latency", "15ms", "--jitter", "10ms",
+		"--error-rate", "0.02", "--reset-after-rate", "0.005",
+		"--edits-per-second", "20", "--seed", "11", "--log-level", "error")
+	cmd.Env = c.env
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(c.t, err)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	require.NoError(c.t, cmd.Start())
+	c.t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+
+	r := bufio.NewReader(stdout)
+	line, err := r.ReadString('\n')
+	require.NoError(c.t, err, "sim stderr: %s", stderr.String())
+	go func() { _, _ = io.Copy(io.Discard, r) }()
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
+	require.True(c.t, ok, "sim said %q", line)
+	return url
+}
+
+// session is how one `gcbulk run` ended.
+type session struct {
+	sent      syscall.Signal // 0 when none was sent
+	signalled bool           // killed by the signal, not exited
+	code      int
+	stderr    string
+}
+
+func (s session) String() string {
+	if s.signalled {
+		return "killed"
+	}
+	return "exit " + strconv.Itoa(s.code)
+}
+
+// run starts gcbulk run (with --plan until the ledger exists) and sends sig
+// after delay unless it has exited by then; sig 0 lets it run to the end.
+func (c *crash) run(delay time.Duration, sig syscall.Signal) session {
+	args := []string{"run", "--ledger", c.ledger, "--api-url", c.url, "--progress", "none",
+		"--max-rate", "12000"}
+	if _, err := os.Stat(c.ledger); errors.Is(err, os.ErrNotExist) {
+		args = append(args, "--plan", c.plan)
+	}
+	cmd := exec.Command(c.bin, args...)
+	cmd.Env = c.env
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	require.NoError(c.t, cmd.Start())
+
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var s session
+	var err error
+	var timer <-chan time.Time
+	if sig != 0 {
+		timer = time.After(delay)
+	}
+	select {
+	case err = <-done:
+	case <-timer:
+		s.sent = sig
+		_ = cmd.Process.Signal(sig)
+		err = <-done
+	}
+	s.stderr = stderr.String()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		ws, _ := ee.Sys().(syscall.WaitStatus)
+		s.signalled = ws.Signaled()
+		s.code = ee.ExitCode()
+	default:
+		require.NoError(c.t, err)
+	}
+	return s
+}
+
+func sigName(sig syscall.Signal) string {
+	if sig == 0 {
+		return "no signal"
+	}
+	return sig.String()
+}
+
+// exportRow is the part of an export record the crash test checks.
+type exportRow struct {
+	Row      int    `json:"row"`
+	UserID   string `json:"user_id"`
+	Key      string `json:"key"`
+	State    string `json:"state"`
+	Verified bool   `json:"verified"`
+}
+
+// check compares the ledger's export with the simulator's users and
+// counters after the run's final exit.
+func (c *crash) check(code int) {
+	t := c.t
+	rows := c.export()
+	plan := c.planRows()
+	require.Len(t, rows, len(plan), "one export record per plan row: no item lost")
+
+	users := c.simUsers()
+	byEmail := make(map[string]string, len(users))
+	for id, u := range users {
+		byEmail[strings.ToLower(u.Email)] = id
+	}
+
+	states := map[string]int{}
+	verified := 0
+	appliedPerUser := map[string]int{}
+	for i, r := range rows {
+		states[r.State]++
+		if r.Verified {
+			verified++
+		}
+		want := plan[i]
+		id := want["id"]
+		if id == "" {
+			id = byEmail[strings.ToLower(want["email"])]
+		}
+		c.checkRow(r, want, users[id], id != "" && users[id] != nil)
+		if r.State == "applied" {
+			appliedPerUser[id]++
+		}
+	}
+	t.Logf("final exit %d; states %v; verified after a restart %d", code, states, verified)
+	if code == 0 {
+		require.Zero(t, states["not_found"]+states["invalid"]+states["conflict"]+
+			states["exhausted"]+states["forbidden"], "exit 0 with failed items")
+	}
+	c.checkStats(verified, appliedPerUser)
+}
+
+// checkRow checks one plan row's outcome against the user as it now is.
+func (c *crash) checkRow(r exportRow, want map[string]string, u *genesys.User, exists bool) {
+	t := c.t
+	switch r.State {
+	case "applied", "unchanged":
+		require.True(t, exists, "row %d %s but its user does not exist", r.Row, r.State)
+		for field, value := range want {
+			if field == "id" || value == "" || (field == "email" && want["id"] == "") {
+				continue
+			}
+			require.True(t, u.Holds(field, value), "row %d (%s): user %s holds %s=%q, want %q",
+				r.Row, r.State, u.ID, field, u.Field(field), value)
+		}
+	case "not_found":
+		require.False(t, exists, "row %d not_found but user %s exists", r.Row, r.UserID)
+	default:
+		t.Errorf("row %d ended %s, not applied, unchanged or not_found", r.Row, r.State)
+	}
+}
+
+// checkStats checks the simulator saw no change applied twice.
+func (c *crash) checkStats(verified int, appliedPerUser map[string]int) {
+	t := c.t
+	var st sim.Stats
+	c.getJSON("/sim/stats", &st)
+	t.Logf("sim: requests %d, patches applied %d, patches noop %d, users moved %d, "+
+		"moves noop %d, 429s %d, 5xx %d, resets after %d, concurrent edits %d, "+
+		"max patches per user %d", st.Requests, st.PatchesApplied, st.PatchesNoop,
+		st.UsersMoved, st.MovesNoop, st.RateLimited, st.FaultErrors, st.ResetsAfter,
+		st.ConcurrentEdits, st.MaxPatchesPerUser)
+
+	// A PATCH that changed nothing re-sent a change that had landed. Only an
+	// item verified after a restart could hide one (it was read back, not
+	// re-sent), so more no-ops than verified items means a blind re-send.
+	require.LessOrEqual(t, st.PatchesNoop, int64(verified), "PATCHes applied twice")
+	once := true
+	for _, n := range appliedPerUser {
+		once = once && n <= 1
+	}
+	if once {
+		require.LessOrEqual(t, st.MaxPatchesPerUser, int64(1),
+			"a user was changed by more than one PATCH")
+	}
+}
+
+// export returns the ledger's export, in plan order.
+func (c *crash) export() []exportRow {
+	cmd := exec.Command(c.bin, "export", "--ledger", c.ledger, "--format", "jsonl")
+	cmd.Env = c.env
+	out, err := cmd.Output()
+	require.NoError(c.t, err, "export")
+	var rows []exportRow
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		var r exportRow
+		require.NoError(c.t, json.Unmarshal(sc.Bytes(), &r), "export line %q", sc.Text())
+		rows = append(rows, r)
+	}
+	require.NoError(c.t, sc.Err())
+	return rows
+}
+
+// planRows returns the plan's data rows as column → cell.
+func (c *crash) planRows() []map[string]string {
+	raw, err := os.ReadFile(c.plan)
+	require.NoError(c.t, err)
+	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(raw, []byte("\ufeff"))))
+	recs, err := r.ReadAll()
+	require.NoError(c.t, err)
+	var out []map[string]string
+	for _, rec := range recs[1:] {
+		row := map[string]string{}
+		for i, col := range recs[0] {
+			row[col] = rec[i]
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// simUsers returns every simulated user by id.
+func (c *crash) simUsers() map[string]*genesys.User {
+	resp, err := http.Get(c.url + "/sim/users")
+	require.NoError(c.t, err)
+	defer resp.Body.Close()
+	require.Equal(c.t, http.StatusOK, resp.StatusCode)
+	users := map[string]*genesys.User{}
+	dec := json.NewDecoder(resp.Body)
+	for dec.More() {
+		u := &genesys.User{}
+		require.NoError(c.t, dec.Decode(u))
+		users[u.ID] = u
+	}
+	return users
+}
+
+// getJSON decodes the simulator's answer to GET path.
+func (c *crash) getJSON(path string, v any) {
+	resp, err := http.Get(c.url + path)
+	require.NoError(c.t, err)
+	defer resp.Body.Close()
+	require.Equal(c.t, http.StatusOK, resp.StatusCode)
+	require.NoError(c.t, json.NewDecoder(resp.Body).Decode(v))
+}

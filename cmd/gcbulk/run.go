@@ -1,0 +1,317 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gcbulk/gcbulk/genesys"
+	"github.com/gcbulk/gcbulk/scheduler"
+	"github.com/gcbulk/gcbulk/store"
+)
+
+// Flags of the run command.
+const (
+	flagPlan        = "plan"
+	flagAPIURL      = "api-url"
+	flagRegion      = "region"
+	flagClientID    = "client-id"
+	flagMaxRate     = "max-rate"
+	flagConcurrency = "concurrency"
+	flagMaxAttempts = "max-attempts"
+	flagDryRun      = "dry-run"
+)
+
+// snapshotEvery is how often a run rewrites <ledger>.status.json.
+const snapshotEvery = time.Second
+
+func runCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "run",
+		Usage: "apply a plan to Genesys Cloud users, or resume a run",
+		Description: "With --plan and a ledger that does not exist yet, run checks the whole plan\n" +
+			"(every problem is listed as file:line:col; nothing is sent and no ledger is\n" +
+			"left behind if there is one), records it in the ledger and applies it. With an\n" +
+			"existing ledger it resumes where the last run stopped; --plan may then be left\n" +
+			"out, or must be the same plan the ledger was started with.\n\n" +
+			"Credentials: GENESYSCLOUD_OAUTHCLIENT_ID, GENESYSCLOUD_OAUTHCLIENT_SECRET (or\n" +
+			"GENESYSCLOUD_OAUTHCLIENT_SECRET_FILE) and GENESYSCLOUD_REGION. --client-id and\n" +
+			"--region override the environment; the secret is never a flag. --api-url sends\n" +
+			"to another base URL instead (plain http only on loopback, e.g. `gcbulk sim`).\n\n" +
+			"The rate starts just under --max-rate (default 300 a minute, Genesys's default\n" +
+			"limit) and adapts to the 429s it meets. --dry-run reads current values and\n" +
+			"reports what would change, writing nothing to Genesys.\n\n" +
+			"Ctrl-C (SIGINT) or SIGTERM stops gracefully: requests in flight finish, the\n" +
+			"ledger is written, the command that resumes is printed and the exit status is 3.\n" +
+			"A second Ctrl-C quits at once; the ledger is still safe to resume. While it\n" +
+			"runs, <ledger>.status.json is rewritten every second for `gcbulk status`.\n\n" +
+			"Exit status: 0 all applied or unchanged, 1 some items failed (see `gcbulk\n" +
+			"export`), 2 usage or input error, 3 interrupted, 4 authentication failure.\n\n" +
+			"Examples:\n" +
+			"  $ gcbulk run --ledger reorg.db --plan reorg.csv\n" +
+			"  $ gcbulk run --ledger reorg.db --plan reorg.csv --dry-run\n" +
+			"  $ gcbulk run --ledger reorg.db          # resume after an interruption\n" +
+			"  $ gcbulk run --ledger reorg.db --plan reorg.csv --api-url http://127.0.0.1:8080",
+		Flags: append([]cli.Flag{
+			ledgerFlag(),
+			&cli.StringFlag{Name: flagPlan, TakesFile: true,
+				Usage: "plan `FILE` (.csv, .jsonl or .ndjson); needed to start a new ledger"},
+			&cli.StringFlag{Name: flagAPIURL, Usage: "API base `URL` instead of the region's " +
+				"(e.g. a simulator on 127.0.0.1)"},
+			&cli.StringFlag{Name: flagRegion, Usage: "region `CODE` such as eu-west-1 " +
+				"(default: $GENESYSCLOUD_REGION)"},
+			&cli.StringFlag{Name: flagClientID, Usage: "OAuth client `ID` " +
+				"(default: $GENESYSCLOUD_OAUTHCLIENT_ID)"},
+			&cli.Float64Flag{Name: flagMaxRate, Value: 300,
+				Usage: "most requests per minute; raise it only if your org's limit is higher"},
+			&cli.IntFlag{Name: flagConcurrency, Value: 8, Usage: "most requests in flight"},
+			&cli.IntFlag{Name: flagMaxAttempts, Value: 8,
+				Usage: "write attempts per item before it ends exhausted"},
+			&cli.BoolFlag{Name: flagDryRun, Usage: "read and report what would change; " +
+				"write nothing to Genesys"},
+			progressFlag(),
+		}, logFlags()...),
+		Action: func(c *cli.Context) error { return runAction(c, e) },
+	}
+}
+
+// runParams is everything a run needs, checked.
+type runParams struct {
+	ledger   string
+	plan     string
+	api      genesys.Config
+	sched    scheduler.Config
+	progress string // resolved: bar, lines or none
+	log      *slog.Logger
+	resume   string // the command that resumes this run
+}
+
+func runAction(c *cli.Context, e *env) error {
+	p, err := runParamsOf(c, e)
+	if err != nil {
+		return err
+	}
+	res, err := execute(c.Context, e, p, c.App.Writer, c.App.ErrWriter)
+	if err != nil {
+		return err
+	}
+	return res.report(c.App.Writer, p)
+}
+
+// runParamsOf checks the run command's flags and credentials. Nothing is
+// opened or sent yet.
+func runParamsOf(c *cli.Context, e *env) (runParams, error) {
+	p := runParams{ledger: c.String(flagLedger), plan: c.String(flagPlan)}
+	if err := checkRunFlags(c); err != nil {
+		return p, err
+	}
+	log, err := newLogger(c, c.App.ErrWriter)
+	if err != nil {
+		return p, err
+	}
+	api, err := credentials(c, e)
+	if err != nil {
+		return p, err
+	}
+
+	p.log = log
+	api.Logger = log
+	p.api = api
+	p.progress = resolveProgressMode(c.String(flagProgress), c.App.ErrWriter)
+	maxRate := c.Float64(flagMaxRate) / 60
+	p.sched = scheduler.Config{
+		// Start just under the ceiling, as the scheduler's own default does
+		// under Genesys's 300 a minute, and learn the rest from the 429s.
+		Rate:        maxRate * 0.95,
+		MaxRate:     maxRate,
+		Concurrency: c.Int(flagConcurrency),
+		MaxAttempts: c.Int(flagMaxAttempts),
+		DryRun:      c.Bool(flagDryRun),
+		Logger:      log,
+	}
+	p.resume = resumeCommand(c)
+	return p, nil
+}
+
+// checkRunFlags validates the run command's flag values.
+func checkRunFlags(c *cli.Context) error {
+	if err := checkProgressMode(c.String(flagProgress)); err != nil {
+		return err
+	}
+	if r := c.Float64(flagMaxRate); r < 1 || r > 100000 {
+		return usageErrorf("--max-rate %v: give requests per minute, from 1 to 100000 "+
+			"(Genesys's default limit is 300)", r)
+	}
+	if n := c.Int(flagConcurrency); n < 1 || n > 64 {
+		return usageErrorf("--concurrency %d: give 1 to 64", n)
+	}
+	if n := c.Int(flagMaxAttempts); n < 1 || n > 100 {
+		return usageErrorf("--max-attempts %d: give 1 to 100", n)
+	}
+	if plan := c.String(flagPlan); plan != "" {
+		if _, err := planFormatOf(plan); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resumeCommand is the command that resumes this run: the same flags,
+// less the plan (the ledger holds it) and --dry-run.
+func resumeCommand(c *cli.Context) string {
+	parts := []string{"gcbulk", "run", "--" + flagLedger, shellQuote(c.String(flagLedger))}
+	for _, name := range []string{flagAPIURL, flagRegion, flagClientID, flagMaxRate,
+		flagConcurrency, flagMaxAttempts} {
+		if c.IsSet(name) {
+			parts = append(parts, "--"+name, shellQuote(flagText(c, name)))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// flagText returns a flag's value as it would be typed.
+func flagText(c *cli.Context, name string) string {
+	switch name {
+	case flagMaxRate:
+		return strconv.FormatFloat(c.Float64(name), 'f', -1, 64)
+	case flagConcurrency, flagMaxAttempts:
+		return strconv.Itoa(c.Int(name))
+	}
+	return c.String(name)
+}
+
+// prepareLedger opens the run's ledger, importing the plan into a new one
+// or checking that a resumed ledger was started with the same plan.
+func prepareLedger(p runParams) (*store.Ledger, *store.ImportSummary, error) {
+	exists, err := fileExists(p.ledger)
+	if err != nil {
+		return nil, nil, exitWith(exitUsage, err)
+	}
+	if exists {
+		l, err := openLedger(p.ledger, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := checkSamePlan(l, p.plan); err != nil {
+			l.Close()
+			return nil, nil, err
+		}
+		return l, nil, nil
+	}
+
+	if p.plan == "" {
+		return nil, nil, usageErrorf("no ledger at %s: to start a run give --plan FILE; "+
+			"to resume one, check the --ledger path", p.ledger)
+	}
+	l, sum, err := store.Import(p.ledger, p.plan, store.ImportOptions{
+		Options:     store.Options{LockTimeout: lockWait, Logger: p.log},
+		ToolVersion: genesys.Version,
+		Settings:    runSettings(p),
+	})
+	if err != nil {
+		return nil, nil, planError(p.plan, err)
+	}
+	return l, &sum, nil
+}
+
+// checkSamePlan refuses to resume a ledger with a different plan.
+func checkSamePlan(l *store.Ledger, plan string) error {
+	if plan == "" {
+		return nil
+	}
+	fp, err := store.PlanFingerprint(plan)
+	if err != nil {
+		return planError(plan, err)
+	}
+	m, err := l.Meta()
+	if err != nil {
+		return exitWith(exitUsage, fmt.Errorf("read ledger: %w", err))
+	}
+	if fp != m.Fingerprint {
+		return usageErrorf("plan %s differs from the plan ledger %s was started with (%s): "+
+			"to apply the new plan use a new --ledger; to resume this run leave out --plan",
+			plan, l.Path(), m.PlanPath)
+	}
+	return nil
+}
+
+// planError explains a plan that could not be read or imported.
+func planError(plan string, err error) error {
+	var pe store.PlanErrors
+	if errors.As(err, &pe) {
+		return exitWith(exitUsage, fmt.Errorf("plan %s is not valid; nothing was sent and no "+
+			"ledger was created. Fix these and run again:\n%w", plan, err))
+	}
+	return exitWith(exitUsage, fmt.Errorf("read plan %s: %w", plan, err))
+}
+
+// runSettings records how the run was set up, without secrets or URL
+// credentials.
+func runSettings(p runParams) map[string]string {
+	s := map[string]string{
+		"max_rate_per_min": strconv.FormatFloat(p.sched.MaxRate*60, 'f', -1, 64),
+		"concurrency":      strconv.Itoa(p.sched.Concurrency),
+		"max_attempts":     strconv.Itoa(p.sched.MaxAttempts),
+		"client_id":        p.api.ClientID,
+	}
+	if p.api.APIURL != "" {
+		s["api_host"] = hostOf(p.api.APIURL)
+	} else {
+		s["region"] = p.api.Region
+	}
+	return s
+}
+
+// hostOf returns the host:port of a URL, never its user info.
+func hostOf(raw string) string {
+	rest := raw
+	if i := strings.Index(rest, "://"); i >= 0 {
+		rest = rest[i+3:]
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		rest = rest[i+1:]
+	}
+	return rest
+}
+
+// watchSignals cancels the run on the first SIGINT or SIGTERM and exits
+// at once on the second. It returns a function that stops watching.
+func watchSignals(e *env, errw io.Writer, cancel context.CancelFunc, resume string) func() {
+	sigc := make(chan os.Signal, 2)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	e.notify(sigc)
+	go func() {
+		defer close(finished)
+		select {
+		case <-sigc:
+		case <-done:
+			return
+		}
+		fmt.Fprintln(errw, "\nstopping: letting requests in flight finish and writing the "+
+			"ledger; press Ctrl-C again to quit at once (still safe to resume)")
+		cancel()
+		select {
+		case <-sigc:
+			fmt.Fprintf(errw, "quitting now; resume with: %s\n", resume)
+			e.exit(exitInterrupted)
+		case <-done:
+		}
+	}()
+	return func() {
+		e.stop(sigc)
+		close(done)
+		<-finished
+	}
+}
