@@ -43,6 +43,8 @@ type crash struct {
 	ledger string
 	plan   string
 	env    []string
+
+	deadline time.Time // the resume loop's end
 }
 
 func TestCrash_KillAndResume(t *testing.T) {
@@ -56,8 +58,8 @@ func TestCrash_KillAndResume(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, seed))
 
 	kills, sigterm, code := 0, false, -1
-	deadline := time.Now().Add(crashDeadline)
-	for session := 1; time.Now().Before(deadline); session++ {
+	c.deadline = time.Now().Add(crashDeadline)
+	for session := 1; time.Now().Before(c.deadline); session++ {
 		delay := 300*time.Millisecond + time.Duration(rng.Int64N(int64(2700*time.Millisecond)))
 		var sig syscall.Signal
 		switch {
@@ -221,6 +223,11 @@ func (c *crash) run(delay time.Duration, sig syscall.Signal) session {
 		s.sent = sig
 		_ = cmd.Process.Signal(sig)
 		err = <-done
+	case <-time.After(time.Until(c.deadline)):
+		_ = cmd.Process.Kill()
+		<-done
+		c.t.Fatalf("gcbulk run still going at the deadline (%s); stderr:\n%s",
+			crashDeadline, stderr.String())
 	}
 	s.stderr = stderr.String()
 	var ee *exec.ExitError

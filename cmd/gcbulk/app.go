@@ -42,6 +42,7 @@ func newAppWith(e *env) *cli.App {
 			retryCommand(e),
 			demoCommand(e),
 			simCommand(e),
+			benchCommand(e),
 		},
 	}
 }
