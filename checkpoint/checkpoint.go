@@ -1,7 +1,3 @@
-// Package checkpoint holds the run state that must survive a kill besides
-// the items themselves: the learned rate, request counters and elapsed
-// time. It is stored as JSON with a version field inside the ledger, in
-// the same transactions as the scheduler's outcome commits.
 package checkpoint
 
 import (

@@ -1,7 +1,11 @@
 package scheduler
 
 import (
+	"fmt"
+	"log/slog"
 	"math"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -53,42 +57,134 @@ func (f *fakeLimit) admit(now time.Time) (genesys.Meta, error) {
 	return genesys.Meta{Status: 429}, rateLimited(secs, false)
 }
 
-func TestGovernor_AIMDConverges(t *testing.T) {
-	for _, sliding := range []bool{false, true} {
-		name := map[bool]string{false: "fixed window", true: "sliding window"}[sliding]
-		t.Run(name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				const perMinute = 200
-				g := NewGovernor(Config{MaxRate: 10, Concurrency: 8})
-				start := time.Now()
-				f := &fakeLimit{n: perMinute, window: time.Minute, sliding: sliding, start: start}
-				settled := start.Add(10 * time.Minute)
-				var mu sync.Mutex
-				var late429, lateOK int
-				runWorkers(t, g, 8, start.Add(40*time.Minute), func() (genesys.Meta, error) {
-					meta, err := f.admit(time.Now())
-					mu.Lock()
-					defer mu.Unlock()
-					if time.Now().After(settled) {
-						if err != nil {
-							late429++
-						} else {
-							lateOK++
-						}
-					}
-					return meta, err
-				})
+// tally counts a fake tenant's answers and the 429 episodes: a 429 after
+// at least one admitted answer begins a new episode.
+type tally struct {
+	mu       sync.Mutex
+	episodes []time.Time
+	ok, hits []int // per second since start
+	start    time.Time
+	okSince  bool
+}
 
-				st := g.Snapshot()
-				perMin := float64(lateOK) / 30
-				t.Logf("%s: learned %.1f/min, rate %.1f/min, %.1f ok/min, "+
-					"%d 429s in the last 30 min, %d in all",
-					name, st.Limit*60, st.Rate*60, perMin, late429, st.RateLimited)
-				require.InDelta(t, perMinute, st.Limit*60, perMinute*0.05)
-				require.GreaterOrEqual(t, perMin, perMinute*0.93)
-				require.LessOrEqual(t, perMin, float64(perMinute))
-				require.LessOrEqual(t, late429, 10)
+func (c *tally) record(now time.Time, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sec := int(now.Sub(c.start) / time.Second)
+	for len(c.ok) <= sec {
+		c.ok, c.hits = append(c.ok, 0), append(c.hits, 0)
+	}
+	if err == nil {
+		c.ok[sec]++
+		c.okSince = true
+		return
+	}
+	c.hits[sec]++
+	if c.okSince || len(c.episodes) == 0 {
+		c.episodes = append(c.episodes, now)
+	}
+	c.okSince = false
+}
+
+// from sums admitted answers and 429s from second s on.
+func (c *tally) from(s int) (ok, hits int) {
+	for i := s; i < len(c.ok); i++ {
+		ok += c.ok[i]
+		hits += c.hits[i]
+	}
+	return ok, hits
+}
+
+// runLimit sends through g for d against lim with saturated workers whose
+// requests take 20 ms, and returns the tally.
+func runLimit(t *testing.T, g *Governor, f *fakeLimit, d time.Duration) *tally {
+	t.Helper()
+	c := &tally{start: time.Now()}
+	runWorkers(t, g, g.cfg.Concurrency, c.start.Add(d), 20*time.Millisecond,
+		func() (genesys.Meta, error) {
+			meta, err := f.admit(time.Now())
+			c.record(time.Now(), err)
+			return meta, err
+		})
+	return c
+}
+
+func TestGovernor_LearnsAnyWindow(t *testing.T) {
+	// A one-second window is as short as Retry-After's grain: each pause
+	// may waste a whole window, so the cycles bound the limit loosely and
+	// it is found by cutting. It gets 92-94% there; 95% everywhere else.
+	cases := []struct {
+		n      int
+		window time.Duration
+		want   float64
+	}{
+		{300, 2 * time.Second, 0.95},
+		{300, 10 * time.Second, 0.95},
+		{50, time.Second, 0.90},
+		{300, time.Minute, 0.95},
+	}
+	for _, tc := range cases {
+		for _, sliding := range []bool{false, true} {
+			name := fmt.Sprintf("%d per %s fixed", tc.n, tc.window)
+			if sliding {
+				name = strings.Replace(name, "fixed", "sliding", 1)
+			}
+			t.Run(name, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					checkLearns(t, tc.n, tc.window, sliding, tc.want)
+				})
+			})
+		}
+	}
+}
+
+// checkLearns runs from a ceiling far above the limit and checks the
+// delivered rate and the 429s once the first two cycles are over.
+func checkLearns(t *testing.T, n int, window time.Duration, sliding bool, want float64) {
+	limit := float64(n) / window.Seconds()
+	g := NewGovernor(Config{MaxRate: 200, Rate: 200, Concurrency: 16,
+		ParkAfter: 2 * time.Minute, Logger: testLogger(t)})
+	f := &fakeLimit{n: n, window: window, sliding: sliding, start: time.Now()}
+	d := max(40*window, 2*time.Minute)
+	c := runLimit(t, g, f, d)
+
+	require.GreaterOrEqual(t, len(c.episodes), 2, "a cycle to learn from")
+	settled := int(c.episodes[1].Sub(c.start)/time.Second) + 1
+	ok, hits := c.from(settled)
+	delivered := float64(ok) / (d.Seconds() - float64(settled))
+	allOK, allHits := c.from(0)
+	st := g.Snapshot()
+	t.Logf("limit %.2f/s: settled after %ds, delivered %.2f/s (%.1f%%), "+
+		"429s %d of %d after, %d of %d in all; learned %.2f, rate %.2f",
+		limit, settled, delivered, 100*delivered/limit, hits, ok+hits,
+		allHits, allOK+allHits, st.Limit, st.Rate)
+	require.GreaterOrEqual(t, delivered, want*limit)
+	require.LessOrEqual(t, float64(hits), 0.02*float64(ok+hits))
+	require.LessOrEqual(t, float64(allHits), 0.02*float64(allOK+allHits))
+}
+
+func TestGovernor_UnderCeiling(t *testing.T) {
+	for _, sliding := range []bool{false, true} {
+		t.Run(fmt.Sprint("sliding=", sliding), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				// MaxRate 4/s under a limit of 300 per minute (5/s).
+				g := NewGovernor(Config{MaxRate: 4, Rate: 4})
+				f := &fakeLimit{n: 300, window: time.Minute, sliding: sliding,
+					start: time.Now()}
+				c := runLimit(t, g, f, 5*time.Minute)
+				ok, hits := c.from(0)
+				require.Zero(t, hits)
+				require.InDelta(t, 4*300, ok, 20)
+				require.Equal(t, 4.0, g.Snapshot().Rate)
 			})
 		})
 	}
+}
+
+// testLogger logs to t when GCBULK_TEST_LOG is set.
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("GCBULK_TEST_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

@@ -133,6 +133,7 @@ func (g *Governor) rateLimit(now time.Time, e *genesys.Error) {
 		ra = min(ra, g.cfg.MaxRetryAfter)
 	}
 
+	g.maxRetryAfter = max(g.maxRetryAfter, ra)
 	newEpisode := !now.Before(g.pauseUntil) && g.releasedNew > 0
 	if until := now.Add(ra); until.After(g.pauseUntil) {
 		g.pauseUntil = until
@@ -142,38 +143,9 @@ func (g *Governor) rateLimit(now time.Time, e *genesys.Error) {
 		return
 	}
 	g.releasedNew = 0
-
-	if est := g.estimate(now, ra); est > 0 {
-		g.limit = est
-		g.setRate(now, min(est*targetMargin, g.rate*targetMargin))
-	} else {
-		g.setRate(now, g.rate*decreaseFactor)
-	}
+	g.learn(now)
 	g.log.Info("rate limited", slog.Duration("retry_after", ra),
 		slog.Float64("rate", g.rate), slog.Float64("limit", g.limit))
-}
-
-// estimate works out the tenant limit, in requests per second, from a 429
-// at now asking for ra. Under a fixed window, Retry-After runs to the
-// window's end; under a sliding one, to when the oldest counted request
-// leaves it. Either way the window being enforced began at now+ra-Window,
-// and the answers admitted since then are the limit. It returns 0 when the
-// evidence is too thin.
-func (g *Governor) estimate(now time.Time, ra time.Duration) float64 {
-	if ra >= g.cfg.Window {
-		return 0
-	}
-	start := now.Add(ra - g.cfg.Window)
-	n := 0
-	for _, t := range g.admitted {
-		if !t.Before(start) {
-			n++
-		}
-	}
-	if n < minEstimateSample {
-		return 0
-	}
-	return float64(n) / g.cfg.Window.Seconds()
 }
 
 // TakeRetry spends one unit of the retry budget, reporting false when it is
@@ -227,8 +199,10 @@ func (g *Governor) Snapshot() GovernorState {
 }
 
 // Restore starts the governor from a saved state, so a resumed run sends
-// at the rate it had learned. Pauses and the breaker are not restored: they
-// were about the moment of the save.
+// at the rate it had learned, capped at this run's MaxRate; the learned
+// limit is kept, so under a higher ceiling the rate may grow past it by
+// probing. Pauses and the breaker are not restored: they were about the
+// moment of the save.
 func (g *Governor) Restore(st GovernorState) {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -18,8 +18,6 @@ type Config struct {
 	// MaxRate is the ceiling, in requests per second. Default 5 (the
 	// documented 300 a minute). Raise it when the org's limit is higher.
 	MaxRate float64
-	// Window is the length of the tenant's limit window. Default 1 minute.
-	Window time.Duration
 	// Concurrency bounds requests in flight. Default 8.
 	Concurrency int
 	// MaxRetryAfter caps one Retry-After pause. Default 180s.
@@ -118,7 +116,6 @@ func (c Config) governorDefaults() Config {
 	setF(&c.MaxRate, 5)
 	setF(&c.Rate, min(4.75, c.MaxRate))
 	setF(&c.MinRate, 0.2)
-	setD(&c.Window, time.Minute)
 	setI(&c.Concurrency, 8)
 	setD(&c.MaxRetryAfter, 180*time.Second)
 	setD(&c.ParkAfter, 5*time.Second)

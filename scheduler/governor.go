@@ -12,29 +12,49 @@ import (
 	"github.com/gcbulk/gcbulk/genesys"
 )
 
-// Rate adaptation constants. The tenant limit is a count per Window whose
-// kind (fixed or sliding) is not published, so the governor learns it from
-// the 429s themselves rather than sawing around it with plain AIMD.
+// Rate adaptation constants. The tenant limit is a count per window whose
+// length and kind (fixed or sliding) are not published, and the simulator,
+// tests and benchmarks scale the window to seconds. So the governor learns
+// the limit as a throughput, never as a count per assumed window: see
+// learn.
 const (
 	// targetMargin: once a limit is learned the rate settles this far under
-	// it. The estimate already errs low by up to a second of traffic
-	// (Retry-After is rounded up), so 3% more keeps 429s rare while losing
-	// only about 3% of the least possible run time.
+	// it, so 429s stay rare while losing about 3% of the least run time.
 	targetMargin = 0.97
 	// decreaseFactor is the multiplicative decrease when a 429 gives no
-	// usable estimate (too few requests seen, or Retry-After not shorter
-	// than the window).
+	// cycle to measure (the first episode, or too little traffic since the
+	// last one) and no limit is known yet.
 	decreaseFactor = 0.7
-	// addPerSecond is the additive increase, in requests per second for
-	// each second of saturated sending, while under the target or while no
-	// limit is known: from half speed back to 5/s in under a minute.
-	addPerSecond = 0.05
+	// roundingSlack is what one Retry-After pause may overshoot the time the
+	// tenant really needed: Genesys rounds Retry-After up to whole seconds.
+	// Taking it out of a cycle's length bounds the limit from above.
+	roundingSlack = time.Second
+	// growPerSecond is the additive increase while no limit is known, as a
+	// share of MaxRate for each second of saturated sending: from any rate
+	// to the ceiling in under 20 s, so the first 429 comes within seconds.
+	growPerSecond = 0.05
+	// recoverPerSecond: under the target of a known limit the rate climbs
+	// back by this share of the limit per saturated second.
+	recoverPerSecond = 0.05
 	// probePerMinute: above the target the rate creeps up by this share of
 	// the learned limit per minute, so a raised limit is found again while
-	// a probe costs one 429 every several minutes at most.
+	// a probe costs one short episode every several minutes at most.
 	probePerMinute = 0.005
-	// minEstimateSample is the fewest admitted requests an estimate needs.
+	// riseMin: a cycle whose rate rose this much before its 429 rose into
+	// the ceiling from below; the probe needs two minutes for it, longer
+	// than a cycle over the limit lasts.
+	riseMin = 0.01
+	// fastProbe: while the limit is provisional (measured over the limit,
+	// never yet hit from below) the rate probes above the target by this
+	// share of the limit per longest Retry-After seen, which is about the
+	// tenant's window: the ceiling is hit from below within about ten
+	// windows, overshooting it by about half of fastProbe.
+	fastProbe = 0.01
+	// minEstimateSample is the fewest admitted requests a cycle needs.
 	minEstimateSample = 10
+	// maxIdleShare: a cycle where nobody waited on the limiter for more than
+	// this share of its length says nothing about the limit.
+	maxIdleShare = 0.25
 	// saturatedFor: the rate only rises while Wait had to hold a request
 	// back this recently; an idle sender must not drift up to the ceiling.
 	saturatedFor = 2 * time.Second
@@ -63,21 +83,26 @@ type Governor struct {
 	log   *slog.Logger
 	slots chan struct{}
 
-	mu          sync.Mutex
-	changed     chan struct{} // closed and replaced when a gate may open
-	lim         *rate.Limiter
-	rate        float64
-	limit       float64
-	lastRaise   time.Time
-	lastWaited  time.Time
-	pauseUntil  time.Time
-	releasedNew int         // requests released since the last pause began
-	admitted    []time.Time // answers (not 429) within the last Window
-	rateLimited int
-	requests    int64
-	failures    int64
-	retryTokens float64
-	breaker     breaker
+	mu            sync.Mutex
+	changed       chan struct{} // closed and replaced when a gate may open
+	lim           *rate.Limiter
+	rate          float64
+	limit         float64
+	lastRaise     time.Time
+	lastWaited    time.Time
+	pauseUntil    time.Time
+	releasedNew   int           // requests released since the last pause began
+	nextTurn      time.Time     // when the limiter frees its next turn
+	flight        flight        // requests in flight, for their mean latency
+	provisional   bool          // limit from an over-limit cycle, not yet hit from below
+	streak        int           // over-limit cycles in a row
+	maxRetryAfter time.Duration // longest Retry-After seen: about the window
+	cycle         cycle         // traffic since the last 429 episode began
+	rateLimited   int
+	requests      int64
+	failures      int64
+	retryTokens   float64
+	breaker       breaker
 }
 
 // NewGovernor returns a governor set up by cfg (defaults filled in).
@@ -137,9 +162,7 @@ func (g *Governor) reserve(ctx context.Context) (*rate.Reservation, bool, error)
 		if !gated {
 			probe := g.breaker.takeProbe()
 			r := g.lim.ReserveN(now, 1)
-			if r.DelayFrom(now) > 0 {
-				g.lastWaited = now
-			}
+			g.noteTurn(now, r.DelayFrom(now))
 			g.mu.Unlock()
 			return r, probe, nil
 		}
@@ -172,6 +195,7 @@ func (g *Governor) await(ctx context.Context, r *rate.Reservation, probe bool) (
 		if d <= 0 {
 			g.releasedNew++
 			g.requests++
+			g.noteFlight(now, 1)
 			g.mu.Unlock()
 			return true, nil
 		}
@@ -240,11 +264,12 @@ func (g *Governor) Done(meta genesys.Meta, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.clock.Now()
+	g.noteFlight(now, -1)
 	var gerr *genesys.Error
 	errors.As(err, &gerr)
 	switch {
 	case err == nil:
-		g.admit(now)
+		g.admit()
 		g.raise(now)
 		g.retryTokens = min(g.retryTokens+g.cfg.RetryRatio, float64(g.cfg.RetryBurst))
 		g.breakerResult(now, false)
@@ -254,51 +279,12 @@ func (g *Governor) Done(meta genesys.Meta, err error) {
 	case genesys.ClassOf(err) == genesys.ClassTransient:
 		g.failures++
 		if meta.Status != 0 {
-			g.admit(now)
+			g.admit()
 		}
 		g.breakerResult(now, true)
 	default:
 		// A permanent answer (404, 409, 400...) still shows a service alive.
-		g.admit(now)
+		g.admit()
 		g.breakerResult(now, false)
 	}
-}
-
-// admit records an answer that counted against the tenant limit.
-func (g *Governor) admit(now time.Time) {
-	g.admitted = append(g.admitted, now)
-	cut := now.Add(-g.cfg.Window)
-	i := 0
-	for i < len(g.admitted) && g.admitted[i].Before(cut) {
-		i++
-	}
-	if i > 0 {
-		g.admitted = append(g.admitted[:0], g.admitted[i:]...)
-	}
-}
-
-// raise is the additive increase, applied per second of saturated sending.
-func (g *Governor) raise(now time.Time) {
-	dt := now.Sub(g.lastRaise)
-	g.lastRaise = now
-	if now.Sub(g.lastWaited) > saturatedFor || dt <= 0 {
-		return
-	}
-	secs := min(dt.Seconds(), 1)
-	r := g.rate
-	target := g.limit * targetMargin
-	switch {
-	case g.limit == 0:
-		r += addPerSecond * secs
-	case r < target:
-		r = min(target, r+addPerSecond*secs)
-	default:
-		r += g.limit * probePerMinute / 60 * secs
-	}
-	g.setRate(now, r)
-}
-
-func (g *Governor) setRate(now time.Time, r float64) {
-	g.rate = min(max(r, g.cfg.MinRate), g.cfg.MaxRate)
-	g.lim.SetLimitAt(now, rate.Limit(g.rate))
 }

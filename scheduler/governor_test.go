@@ -167,7 +167,7 @@ func TestGovernor_Breaker(t *testing.T) {
 }
 
 // outageServer answers 503 until end, then 200, taking latency per request.
-func runWorkers(t *testing.T, g *Governor, n int, until time.Time,
+func runWorkers(t *testing.T, g *Governor, n int, until time.Time, latency time.Duration,
 	answer func() (genesys.Meta, error)) {
 	t.Helper()
 	ctx := context.Background()
@@ -182,7 +182,7 @@ func runWorkers(t *testing.T, g *Governor, n int, until time.Time,
 					continue
 				}
 				require.NoError(t, err)
-				time.Sleep(100 * time.Millisecond)
+				time.Sleep(latency)
 				g.Done(answer())
 			}
 		})
@@ -197,7 +197,8 @@ func TestGovernor_OutageBounded(t *testing.T) {
 		outageEnd := start.Add(60 * time.Second)
 		var mu sync.Mutex
 		during, after := 0, 0
-		runWorkers(t, g, 20, start.Add(3*time.Minute), func() (genesys.Meta, error) {
+		end := start.Add(3 * time.Minute)
+		runWorkers(t, g, 20, end, 100*time.Millisecond, func() (genesys.Meta, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			if time.Now().Before(outageEnd) {
@@ -248,4 +249,24 @@ func TestGovernor_SnapshotRestore(t *testing.T) {
 		}
 		require.InDelta(t, 9/3.2, time.Since(start).Seconds(), 0.05)
 	})
+}
+
+func TestGovernor_RestoreCapped(t *testing.T) {
+	cases := []struct {
+		name     string
+		maxRate  float64
+		wantRate float64
+	}{
+		{"lower ceiling caps", 5, 5},
+		{"higher ceiling keeps the learned rate", 20, 9.7},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewGovernor(Config{MaxRate: tc.maxRate})
+			g.Restore(GovernorState{Rate: 9.7, Limit: 10})
+			st := g.Snapshot()
+			require.Equal(t, tc.wantRate, st.Rate)
+			require.Equal(t, 10.0, st.Limit, "the learned limit is kept")
+		})
+	}
 }

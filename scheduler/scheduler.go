@@ -24,12 +24,24 @@ type Scheduler struct {
 	log   *slog.Logger
 
 	reads, patches, moves, resolves atomic.Int64
-	prev                            checkpoint.State // loaded at start
 
 	mu          sync.Mutex
 	counts      map[store.State]int
 	started     time.Time
 	doneAtStart int
+	prev        checkpoint.State // loaded at start
+	recent      []doneSample     // items done over the last etaWindow, oldest first
+}
+
+// etaWindow is how far back the ETA looks for the completion rate: long
+// enough to smooth over batches and pauses, short enough to follow the
+// rate once the governor has learned the limit.
+const etaWindow = 30 * time.Second
+
+// doneSample is the count of items done at a moment.
+type doneSample struct {
+	at   time.Time
+	done int
 }
 
 // Summary is what Run reports when it returns.
@@ -140,7 +152,9 @@ func (s *Scheduler) start() error {
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
 	s.prev = cp
+	s.mu.Unlock()
 	s.gov.Restore(GovernorState{
 		Rate:        cp.Rate,
 		Limit:       cp.Limit,
@@ -189,8 +203,20 @@ func (s *Scheduler) refreshCounts() error {
 	}
 	s.mu.Lock()
 	s.counts = c
+	s.noteDone(s.clock.Now(), doneOf(c))
 	s.mu.Unlock()
 	return nil
+}
+
+// noteDone adds a sample for the ETA, keeping one older than etaWindow as
+// the base. Called with mu held.
+func (s *Scheduler) noteDone(now time.Time, done int) {
+	s.recent = append(s.recent, doneSample{at: now, done: done})
+	i := 0
+	for i+1 < len(s.recent) && now.Sub(s.recent[i+1].at) >= etaWindow {
+		i++
+	}
+	s.recent = s.recent[i:]
 }
 
 func doneOf(c map[store.State]int) int {
@@ -215,7 +241,9 @@ func (s *Scheduler) elapsed() (time.Duration, time.Duration) {
 }
 
 func (s *Scheduler) counters() checkpoint.Counters {
+	s.mu.Lock()
 	p := s.prev.Counters
+	s.mu.Unlock()
 	return checkpoint.Counters{
 		Requests: s.gov.Snapshot().Requests,
 		Reads:    p.Reads + s.reads.Load(),
@@ -257,11 +285,31 @@ func (s *Scheduler) summary() Summary {
 	}
 }
 
+// completionRate returns items done per second over the last etaWindow,
+// or over the session while it is younger than minETASpan; 0 when nothing
+// is known yet. Called with mu held.
+func (s *Scheduler) completionRate(now time.Time, done int) float64 {
+	if len(s.recent) > 0 {
+		base := s.recent[0]
+		if span := now.Sub(base.at); span >= minETASpan && done > base.done {
+			return float64(done-base.done) / span.Seconds()
+		}
+	}
+	if s.started.IsZero() || done <= s.doneAtStart {
+		return 0
+	}
+	return float64(done-s.doneAtStart) / now.Sub(s.started).Seconds()
+}
+
+// minETASpan is the shortest stretch the recent completion rate is
+// measured over; before that the session's average is used.
+const minETASpan = 5 * time.Second
+
 // Progress returns the run's progress; it is safe to call at any time from
 // any goroutine.
 func (s *Scheduler) Progress() Progress {
 	g := s.gov.Snapshot()
-	session, total := s.elapsed()
+	_, total := s.elapsed()
 	s.mu.Lock()
 	p := Progress{Counts: make(map[store.State]int, len(s.counts))}
 	for k, v := range s.counts {
@@ -269,7 +317,7 @@ func (s *Scheduler) Progress() Progress {
 		p.Total += v
 	}
 	p.Done = doneOf(s.counts)
-	doneNow := p.Done - s.doneAtStart
+	perSec := s.completionRate(s.clock.Now(), p.Done)
 	s.mu.Unlock()
 
 	p.Rate, p.Limit, p.RateLimited, p.Breaker = g.Rate, g.Limit, g.RateLimited, g.Breaker
@@ -277,8 +325,8 @@ func (s *Scheduler) Progress() Progress {
 	left := p.Total - p.Done
 	switch {
 	case left == 0:
-	case doneNow > 0:
-		p.ETA = time.Duration(float64(session) / float64(doneNow) * float64(left))
+	case perSec > 0:
+		p.ETA = time.Duration(float64(left) / perSec * float64(time.Second))
 	case g.Rate > 0:
 		// About one write per item, plus a read per hundred.
 		p.ETA = time.Duration(float64(left) * 1.01 / g.Rate * float64(time.Second))

@@ -395,3 +395,36 @@ func TestScheduler_ProgressConcurrent(t *testing.T) {
 		require.Zero(t, p.ETA)
 	})
 }
+
+func TestScheduler_ETAFollowsRecentRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := NewWithLedger(nil, nil, NewGovernor(Config{}), Config{})
+		const total = 3000
+		s.started = time.Now()
+		done := 0
+		step := func(perSec, secs int) {
+			for range secs {
+				time.Sleep(time.Second)
+				done += perSec
+				s.mu.Lock()
+				s.counts = map[store.State]int{store.Applied: done, store.Waiting: total - done}
+				s.noteDone(time.Now(), done)
+				s.mu.Unlock()
+			}
+		}
+
+		// A fast start, then the governor settles at 5 items a second.
+		step(40, 10)
+		var etas []time.Duration
+		for range 6 {
+			step(5, 10)
+			etas = append(etas, s.Progress().ETA)
+		}
+		for i, eta := range etas[3:] {
+			left := total - (400 + 5*10*(i+4))
+			want := time.Duration(left/5) * time.Second
+			require.InDelta(t, want.Seconds(), eta.Seconds(), 1, "ETA %d", i+3)
+		}
+		require.Less(t, etas[5], etas[4], "steady work brings the ETA down")
+	})
+}

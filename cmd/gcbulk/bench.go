@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,9 +27,14 @@ import (
 // Approaches and window kinds the bench compares.
 const (
 	approachGcbulk   = "gcbulk"
+	approachLearn    = "gcbulk-learn"
 	approachBaseline = "baseline"
-	windowFixed      = "fixed"
-	windowSliding    = "sliding"
+
+	// learnCeiling is how far above the limit gcbulk-learn's --max-rate is
+	// set: it is not told the limit and must learn it from 429s.
+	learnCeiling  = 4
+	windowFixed   = "fixed"
+	windowSliding = "sliding"
 )
 
 // benchProbeEvery is how often the bench samples the simulator's counters
@@ -45,7 +51,9 @@ func benchCommand(e *env) *cli.Command {
 			"times faster), writes a plan changing the title and department of every user\n" +
 			"(and the division of one in twenty), runs the approach over real HTTP and\n" +
 			"reads the simulator's counters. Each run gets a fresh simulator.\n\n" +
-			"gcbulk is the run command's engine, with --max-rate set to the limit. baseline\n" +
+			"gcbulk is the run command's engine, with --max-rate set to the limit;\n" +
+			"gcbulk-learn is the same with --max-rate four times the limit, so it must\n" +
+			"learn the limit from 429s. baseline\n" +
 			"is what most scripts do: 10 workers, one GET and one PATCH per user, each\n" +
 			"worker retrying 429s and 5xx on its own with backoff from 1s doubling to 60s,\n" +
 			"at most 5 attempts, Retry-After ignored.\n\n" +
@@ -66,8 +74,9 @@ func benchCommand(e *env) *cli.Command {
 				Usage: "simulated limit: requests per token per window, as N/WINDOW"},
 			&cli.StringFlag{Name: "windows", Value: "fixed,sliding",
 				Usage: "window kinds to run, comma-separated: fixed, sliding"},
-			&cli.StringFlag{Name: "approaches", Value: "gcbulk,baseline",
-				Usage: "approaches to run, comma-separated: gcbulk, baseline"},
+			&cli.StringFlag{Name: "approaches", Value: "gcbulk,gcbulk-learn,baseline",
+				Usage: "approaches to run, comma-separated: gcbulk (--max-rate at the limit), " +
+					"gcbulk-learn (--max-rate 4x the limit, learned from 429s), baseline"},
 			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed of the directory and the plan"},
 			&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second,
 				Usage: "longest one run may take before it is stopped and shown unfinished"},
@@ -109,7 +118,7 @@ func benchOptionsOf(c *cli.Context) (benchOptions, error) {
 	if o.windows, err = listFlag(c, "windows", windowFixed, windowSliding); err != nil {
 		return o, err
 	}
-	o.approaches, err = listFlag(c, "approaches", approachGcbulk, approachBaseline)
+	o.approaches, err = listFlag(c, "approaches", approachGcbulk, approachLearn, approachBaseline)
 	return o, err
 }
 
@@ -206,6 +215,7 @@ type benchRun struct {
 	window   string
 	approach string
 	dir      string
+	hc       *http.Client // the run's API connections
 }
 
 // benchOutcome is what an approach reports of its own run.
@@ -223,6 +233,11 @@ func (b benchRun) run(ctx context.Context) (benchRow, error) {
 		return benchRow{}, fmt.Errorf("start simulator: %w", err)
 	}
 	defer stop()
+	// Closing the client's connections first lets the simulator stop at
+	// once instead of waiting for them.
+	tr := benchTransport()
+	defer tr.CloseIdleConnections()
+	b.hc = &http.Client{Transport: tr}
 	if err := os.MkdirAll(b.dir, 0o700); err != nil {
 		return benchRow{}, fmt.Errorf("create bench directory: %w", err)
 	}
@@ -252,13 +267,14 @@ func (b benchRun) approachRun(ctx context.Context, url string,
 	if b.approach == approachBaseline {
 		return b.runBaseline(ctx, url, items)
 	}
-	return b.runGcbulk(ctx, url, items)
+	return b.runGcbulk(ctx, url, items, b.approach == approachLearn)
 }
 
 // runGcbulk writes the plan and runs it the way `gcbulk run` does, paced
-// by the limit as a user would set --max-rate to their org's.
+// by the limit as a user would set --max-rate to their org's, or, with
+// learn, with a ceiling far above it, so the limit is learned from 429s.
 func (b benchRun) runGcbulk(ctx context.Context, url string,
-	items []baseline.Item) (benchOutcome, error) {
+	items []baseline.Item, learn bool) (benchOutcome, error) {
 	err := writeFileAtomic(filepath.Join(b.dir, "plan.csv"), func(w io.Writer) error {
 		return writeBenchPlan(w, items)
 	})
@@ -267,6 +283,11 @@ func (b benchRun) runGcbulk(ctx context.Context, url string,
 	}
 	p := demoParams(b.c, b.dir, url, b.o.limit, b.o.window, b.log)
 	p.progress = progressNone
+	p.api.HTTPClient = b.hc
+	if learn {
+		p.sched.MaxRate *= learnCeiling
+		p.sched.Rate *= learnCeiling
+	}
 	p.resume = "a bench run is not resumed"
 
 	res, err := execute(ctx, b.e, p, io.Discard, io.Discard)
@@ -284,13 +305,22 @@ func (b benchRun) runGcbulk(ctx context.Context, url string,
 func (b benchRun) runBaseline(ctx context.Context, url string,
 	items []baseline.Item) (benchOutcome, error) {
 	client, err := genesys.NewClient(genesys.Config{ClientID: sim.DefaultClientID,
-		ClientSecret: sim.DefaultClientSecret, APIURL: url, Logger: b.log})
+		ClientSecret: sim.DefaultClientSecret, APIURL: url, HTTPClient: b.hc, Logger: b.log})
 	if err != nil {
 		return benchOutcome{}, fmt.Errorf("set up the API client: %w", err)
 	}
 	res, err := baseline.Run(ctx, client, items, baseline.Config{Logger: b.log})
 	return benchOutcome{applied: res.Applied, failed: res.Failed, done: res.Done(),
 		total: len(items)}, err
+}
+
+// benchTransport pools connections as the API client's own transport
+// does, for both approaches alike.
+func benchTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 128
+	t.MaxIdleConnsPerHost = 64
+	return t
 }
 
 // benchTitles and benchDepartments differ from every value the simulator
@@ -544,10 +574,13 @@ func (rep benchReport) print(w io.Writer) {
 	}
 	_ = tw.Flush()
 
-	for _, q := range rep.Ratios {
-		fmt.Fprintf(w, "\n%s window: baseline/gcbulk wall time %s", q.Window, ratioText(q))
+	if len(rep.Ratios) > 0 {
+		fmt.Fprintln(w)
 	}
-	fmt.Fprint(w, "\n\nchanges/s: users whose PATCH was applied per second, from the end of "+
+	for _, q := range rep.Ratios {
+		fmt.Fprintf(w, "%s window: baseline/gcbulk wall time %s\n", q.Window, ratioText(q))
+	}
+	fmt.Fprint(w, "\nchanges/s: users whose PATCH was applied per second, from the end of "+
 		"the first window\nto the last change; % limit: that over the limit. requests and "+
 		"429s as the simulator\ncounted them, token requests included. req/user: requests "+
 		"per user changed.\n")

@@ -130,7 +130,6 @@ func demoParams(c *cli.Context, dir, url string, limit int, window time.Duration
 		// with its default of 285 a minute under Genesys's 300.
 		Rate:    perSec * 0.95,
 		MaxRate: perSec,
-		Window:  window,
 		Logger:  p.log,
 	}
 	p.resume = fmt.Sprintf("gcbulk demo cannot be resumed (its simulator is gone); "+

@@ -197,9 +197,15 @@ func TestRun_AgainstSimulator(t *testing.T) {
 	users := sim.Generate(40, 3)
 	srv, url, stop, err := sim.StartServer(sim.Config{}, users)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = stop() })
+	tr := &http.Transport{}
+	t.Cleanup(func() {
+		// Closing the client's connections first lets the server stop at once.
+		tr.CloseIdleConnections()
+		_ = stop()
+	})
 	client, err := genesys.NewClient(genesys.Config{ClientID: sim.DefaultClientID,
-		ClientSecret: sim.DefaultClientSecret, APIURL: url})
+		ClientSecret: sim.DefaultClientSecret, APIURL: url,
+		HTTPClient: &http.Client{Transport: tr}})
 	require.NoError(t, err)
 
 	var items []Item
