@@ -176,7 +176,7 @@ func (c *crash) writePlan(src string) {
 func (c *crash) startSim(directory string) string {
 	cmd := exec.Command(c.bin, "sim", "--listen", "127.0.0.1:0", "--directory", directory,
 		"--rate-limit", "15000/1m", "--latency", "15ms", "--jitter", "10ms",
-		"--error-rate", "0.02", "--reset-after-rate", "0.005",
+		"--error-rate", "0.01", "--reset-after-rate", "0.005",
 		"--edits-per-second", "20", "--seed", "11", "--log-level", "error")
 	cmd.Env = c.env
 	stdout, err := cmd.StdoutPipe()

@@ -174,8 +174,8 @@ func TestGovernor_UnderCeiling(t *testing.T) {
 				c := runLimit(t, g, f, 5*time.Minute)
 				ok, hits := c.from(0)
 				require.Zero(t, hits)
-				require.InDelta(t, 4*300, ok, 20)
-				require.Equal(t, 4.0, g.Snapshot().Rate)
+				require.InDelta(t, 4*targetMargin*300, ok, 20)
+				require.Equal(t, 4*targetMargin, g.Snapshot().Rate, "the ceiling keeps the margin")
 			})
 		})
 	}

@@ -257,7 +257,7 @@ func TestGovernor_RestoreCapped(t *testing.T) {
 		maxRate  float64
 		wantRate float64
 	}{
-		{"lower ceiling caps", 5, 5},
+		{"lower ceiling caps", 5, 5 * targetMargin},
 		{"higher ceiling keeps the learned rate", 20, 9.7},
 	}
 	for _, tc := range cases {

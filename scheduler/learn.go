@@ -188,8 +188,12 @@ func (g *Governor) raise(now time.Time) {
 	g.setRate(now, r)
 }
 
-// setRate sets the sending rate, kept within MinRate and MaxRate.
+// setRate sets the sending rate, kept within MinRate and the ceiling.
+// MaxRate is the limit as the user knows it (Genesys's published 300 a
+// minute by default), so the ceiling keeps targetMargin under it, as under a
+// learned limit: sending at exactly a sliding window's limit meets a 429
+// whenever traffic bunches, and each one pauses the whole tenant.
 func (g *Governor) setRate(now time.Time, r float64) {
-	g.rate = min(max(r, g.cfg.MinRate), g.cfg.MaxRate)
+	g.rate = min(max(r, g.cfg.MinRate), g.cfg.MaxRate*targetMargin)
 	g.lim.SetLimitAt(now, rate.Limit(g.rate))
 }

@@ -26,7 +26,8 @@ func setup(t testing.TB) *Ledger {
 	plan := writeFile(t, "empty.csv", "id,name\n")
 	path := filepath.Join(t.TempDir(), "run.ledger")
 	l, _, err := Import(path, plan, ImportOptions{
-		Options: Options{Clock: func() time.Time { return epoch }},
+		Options:    Options{Clock: func() time.Time { return epoch }},
+		allowEmpty: true,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = l.Close() })

@@ -23,6 +23,8 @@ type ImportOptions struct {
 	ToolVersion string            // recorded in RunMeta
 	Settings    map[string]string // recorded in RunMeta
 	MaxErrors   int               // plan problems listed before "and N more"; default 50
+
+	allowEmpty bool // tests only: import a plan without rows
 }
 
 // ImportSummary counts what an import found.
@@ -84,6 +86,10 @@ func buildLedger(tmpPath, planPath string, opts ImportOptions) (ImportSummary, e
 	sum, err := imp.run(planPath, opts)
 	if err != nil {
 		return sum, err
+	}
+	if sum.Rows == 0 && !opts.allowEmpty {
+		return sum, PlanErrors{&PlanError{File: filepath.Base(planPath), Line: 1, Column: 1,
+			Msg: "plan has no rows: expected at least one row naming a user"}}
 	}
 	if err := db.Sync(); err != nil {
 		return sum, fmt.Errorf("import plan: sync ledger: %w", err)

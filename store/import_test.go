@@ -111,6 +111,21 @@ func TestImport_Refuses(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, entries, "no ledger and no temporary file")
 	})
+	t.Run("no rows, nothing left behind", func(t *testing.T) {
+		for name, body := range map[string]string{"h.csv": "id,title\n", "b.csv": "id\n\n\n",
+			"b.jsonl": "\n  \n\n"} {
+			dir := t.TempDir()
+			_, _, err := Import(filepath.Join(dir, "run.ledger"), writeFile(t, name, body),
+				ImportOptions{})
+			var pe PlanErrors
+			require.True(t, errors.As(err, &pe), "%s: %v", name, err)
+			require.Equal(t, name+":1:1: plan has no rows: expected at least one row naming "+
+				"a user", pe[0].Error())
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			require.Empty(t, entries, name)
+		}
+	})
 	t.Run("existing file", func(t *testing.T) {
 		plan := writeFile(t, "p.csv", "id,title\n"+idA+",Agent\n")
 		existing := writeFile(t, "run.ledger", "keep me")

@@ -173,6 +173,9 @@ func readPlan(path string, maxErrors int, fn func(Row) error) (PlanInfo, error) 
 		return info, fmt.Errorf("read plan: %w", err)
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return info, fmt.Errorf("read plan %s: is a directory, not a plan file", path)
+	}
 
 	c := &collector{file: filepath.Base(path), max: maxErrors}
 	fp := sha256.New()

@@ -2,6 +2,8 @@ package store
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -134,6 +136,14 @@ func TestReadPlan_Format(t *testing.T) {
 	t.Parallel()
 	_, _, err := readAll(t, "plan.xlsx", "id\n")
 	require.ErrorIs(t, err, ErrPlanFormat)
+}
+
+func TestReadPlan_Directory(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "plan.csv")
+	require.NoError(t, os.Mkdir(dir, 0o700))
+	_, err := ReadPlan(dir, func(Row) error { return nil })
+	require.EqualError(t, err, "read plan "+dir+": is a directory, not a plan file")
 }
 
 func TestReadPlan_ErrorLimit(t *testing.T) {

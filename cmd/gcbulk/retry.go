@@ -46,8 +46,12 @@ func retryAction(c *cli.Context, _ *env) error {
 	if err != nil {
 		return exitWith(exitUsage, fmt.Errorf("retry items: %w", err))
 	}
-	fmt.Fprintf(c.App.Writer, "%d items back to waiting; resume with: gcbulk run --ledger %s\n",
-		n, shellQuote(path))
+	var settings map[string]string
+	if m, err := l.Meta(); err == nil {
+		settings = m.Settings
+	}
+	fmt.Fprintf(c.App.Writer, "%d items back to waiting; resume with: %s\n",
+		n, resumeHint(path, settings))
 	return nil
 }
 

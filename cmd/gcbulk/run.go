@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -204,12 +207,19 @@ func prepareLedger(p runParams) (*store.Ledger, *store.ImportSummary, error) {
 			l.Close()
 			return nil, nil, err
 		}
+		if err := checkSameTarget(l, p.api); err != nil {
+			l.Close()
+			return nil, nil, err
+		}
 		return l, nil, nil
 	}
 
 	if p.plan == "" {
 		return nil, nil, usageErrorf("no ledger at %s: to start a run give --plan FILE; "+
 			"to resume one, check the --ledger path", p.ledger)
+	}
+	if err := checkLedgerDir(p.ledger); err != nil {
+		return nil, nil, err
 	}
 	l, sum, err := store.Import(p.ledger, p.plan, store.ImportOptions{
 		Options:     store.Options{LockTimeout: lockWait, Logger: p.log},
@@ -220,6 +230,20 @@ func prepareLedger(p runParams) (*store.Ledger, *store.ImportSummary, error) {
 		return nil, nil, planError(p.plan, err)
 	}
 	return l, &sum, nil
+}
+
+// checkLedgerDir says plainly when a new ledger's directory is missing.
+func checkLedgerDir(ledger string) error {
+	dir := filepath.Dir(ledger)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return usageErrorf("--ledger %s: directory %s does not exist; create it or "+
+			"choose another path", ledger, dir)
+	case err == nil && !st.IsDir():
+		return usageErrorf("--ledger %s: %s is not a directory", ledger, dir)
+	}
+	return nil
 }
 
 // checkSamePlan refuses to resume a ledger with a different plan.
@@ -243,6 +267,33 @@ func checkSamePlan(l *store.Ledger, plan string) error {
 	return nil
 }
 
+// checkSameTarget refuses to resume a ledger against another API target
+// than the one it was started with: a ledger belongs to one org.
+func checkSameTarget(l *store.Ledger, api genesys.Config) error {
+	m, err := l.Meta()
+	if err != nil {
+		return exitWith(exitUsage, fmt.Errorf("read ledger: %w", err))
+	}
+	was, now := targetOf(m.Settings), targetOf(runSettings(runParams{api: api}))
+	if was == "" || was == now {
+		return nil
+	}
+	return usageErrorf("ledger %s belongs to %s but this run targets %s: a ledger belongs "+
+		"to one org; resume it with the same target, or start a new --ledger for another org",
+		l.Path(), was, now)
+}
+
+// targetOf names the API target recorded in run settings.
+func targetOf(s map[string]string) string {
+	if h := s["api_host"]; h != "" {
+		return "API host " + h
+	}
+	if r := s["region"]; r != "" {
+		return "region " + r
+	}
+	return ""
+}
+
 // planError explains a plan that could not be read or imported.
 func planError(plan string, err error) error {
 	var pe store.PlanErrors
@@ -250,7 +301,8 @@ func planError(plan string, err error) error {
 		return exitWith(exitUsage, fmt.Errorf("plan %s is not valid; nothing was sent and no "+
 			"ledger was created. Fix these and run again:\n%w", plan, err))
 	}
-	return exitWith(exitUsage, fmt.Errorf("read plan %s: %w", plan, err))
+	// The store's errors already name the plan or the ledger.
+	return exitWith(exitUsage, err)
 }
 
 // runSettings records how the run was set up, without secrets or URL
@@ -264,6 +316,7 @@ func runSettings(p runParams) map[string]string {
 	}
 	if p.api.APIURL != "" {
 		s["api_host"] = hostOf(p.api.APIURL)
+		s["api_url"] = withoutUserinfo(p.api.APIURL)
 	} else {
 		s["region"] = p.api.Region
 	}
@@ -283,6 +336,26 @@ func hostOf(raw string) string {
 		rest = rest[i+1:]
 	}
 	return rest
+}
+
+// withoutUserinfo returns a URL with any user info removed.
+func withoutUserinfo(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	u.User = nil
+	return u.String()
+}
+
+// resumeHint is the command that resumes a ledger, with the --api-url it
+// was run with, if any.
+func resumeHint(path string, settings map[string]string) string {
+	cmd := "gcbulk run --" + flagLedger + " " + shellQuote(path)
+	if u := settings["api_url"]; u != "" {
+		cmd += " --" + flagAPIURL + " " + shellQuote(u)
+	}
+	return cmd
 }
 
 // watchSignals cancels the run on the first SIGINT or SIGTERM and exits

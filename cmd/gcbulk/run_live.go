@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/gcbulk/gcbulk/checkpoint"
 	"github.com/gcbulk/gcbulk/genesys"
 	"github.com/gcbulk/gcbulk/scheduler"
 	"github.com/gcbulk/gcbulk/store"
@@ -71,6 +73,12 @@ func execute(parent context.Context, e *env, p runParams, w, errw io.Writer) (ru
 	unwatch := watchSignals(e, errw, cancel, p.resume)
 	defer unwatch()
 
+	if !p.sched.DryRun {
+		if err := recoverInFlight(ctx, l, client, p.log); err != nil {
+			return res, runError(err, p, res)
+		}
+	}
+
 	live := startLive(e, p, l, s, errw)
 	start := time.Now()
 	sum, runErr := s.Run(ctx)
@@ -83,6 +91,32 @@ func execute(parent context.Context, e *env, p runParams, w, errw io.Writer) (ru
 		return res, exitWith(exitInterrupted, fmt.Errorf("count items: %w", err))
 	}
 	return res, runError(runErr, p, res)
+}
+
+// recoverInFlight settles the items a killed run left in flight before any
+// new write is sent: each is re-read, and is recorded as applied (verified)
+// when its user already holds the desired values. Items whose read fails
+// stay in flight and the scheduler re-reads them before writing, so that
+// failure is logged, not fatal; an authentication failure or an interrupt
+// is returned.
+func recoverInFlight(ctx context.Context, l *store.Ledger, r checkpoint.Reader,
+	log *slog.Logger) error {
+	sum, err := checkpoint.Recover(ctx, l, r, time.Now)
+	if sum != (checkpoint.RecoverSummary{}) {
+		log.Info("recovered items left in flight by the last run", "verified", sum.Verified,
+			"requeued", sum.Requeued, "not_found", sum.NotFound)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, checkpoint.ErrUncertain):
+		log.Warn("some in-flight items could not be re-read; the scheduler re-reads them "+
+			"before any write", "err", err)
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("recover in-flight items: %w", scheduler.ErrInterrupted)
+	}
+	return err
 }
 
 // runOutcome names how a run ended, for the final status snapshot.

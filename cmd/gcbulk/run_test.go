@@ -169,9 +169,21 @@ func TestRun_Resume(t *testing.T) {
 		require.Contains(t, res.stderr, "leave out --plan")
 	})
 
+	t.Run("other target", func(t *testing.T) {
+		for _, args := range [][]string{{"--api-url", "http://127.0.0.1:9"},
+			{"--region", "eu-west-1"}} {
+			res := s.run(append([]string{"run", "--ledger", s.ledger}, args...)...)
+			require.Equal(t, exitUsage, res.code, res.stderr)
+			require.Contains(t, res.stderr, "belongs to API host "+hostOf(s.url))
+			require.Contains(t, res.stderr, "start a new --ledger for another org")
+		}
+	})
+
 	t.Run("retry then resume", func(t *testing.T) {
-		require.Equal(t, exitOK, s.run("retry", "--ledger", s.ledger).code)
-		res := s.run("run", "--ledger", s.ledger, "--api-url", s.url, "--progress", "none")
+		res := s.run("retry", "--ledger", s.ledger)
+		require.Equal(t, exitOK, res.code)
+		require.Contains(t, res.stdout, "--api-url "+s.url, "the hint keeps the target")
+		res = s.run("run", "--ledger", s.ledger, "--api-url", s.url, "--progress", "none")
 		require.Equal(t, exitFailed, res.code, "unknown users fail again")
 	})
 }

@@ -44,6 +44,8 @@ type statusSnapshot struct {
 	LimitPerMin  float64        `json:"limit_per_min"`
 	RateLimited  int            `json:"rate_limited"`
 	Breaker      string         `json:"breaker,omitempty"`
+	LastError    string         `json:"last_error,omitempty"` // last transient failure's cause
+	Resume       string         `json:"resume,omitempty"`     // the command that resumes it
 	ElapsedSec   float64        `json:"elapsed_sec"`
 	ETASec       float64        `json:"eta_sec,omitempty"`
 	RecentErrors []recentError  `json:"recent_errors"`
@@ -156,6 +158,7 @@ func ledgerStatus(l *store.Ledger) (statusSnapshot, error) {
 	snap := statusSnapshot{Ledger: l.Path(), Source: "ledger", Counts: map[string]int{}}
 	if m, err := l.Meta(); err == nil {
 		snap.Plan = m.PlanPath
+		snap.Resume = resumeHint(l.Path(), m.Settings)
 	}
 	counts, err := l.Counts()
 	if err != nil {
@@ -286,6 +289,14 @@ func printStatus(w io.Writer, s statusSnapshot, now time.Time) {
 	printRecentErrors(w, s.RecentErrors)
 }
 
+// resumeCommand is the command that resumes the snapshot's ledger.
+func (s statusSnapshot) resumeCommand() string {
+	if s.Resume != "" {
+		return s.Resume
+	}
+	return resumeHint(s.Ledger, nil)
+}
+
 // runState says whether a run is going and how old the data is.
 func runState(s statusSnapshot, now time.Time) string {
 	age := now.Sub(s.UpdatedAt).Round(time.Second)
@@ -301,7 +312,7 @@ func runState(s statusSnapshot, now time.Time) string {
 			s.UpdatedAt.Format(time.RFC3339), age)
 	case s.Running:
 		return fmt.Sprintf("not running; the last run (pid %d) ended without a final status "+
-			"(killed?): resume with `gcbulk run --ledger %s`", s.PID, shellQuote(s.Ledger))
+			"(killed?): resume with `%s`", s.PID, s.resumeCommand())
 	case s.Outcome != "":
 		return fmt.Sprintf("not running; last run %s at %s", s.Outcome,
 			s.UpdatedAt.Format(time.RFC3339))
