@@ -198,9 +198,9 @@ func (c *crash) startSim(directory string) string {
 	return url
 }
 
-// recover runs Recover on the ledger against the simulator, as a resumed
-// run does first, so both it and the scheduler's own requeueing of
-// uncertain items meet real crashes.
+// recover runs Recover in this process on the ledger a kill left, before
+// the resume (which runs it again and finds nothing left), so the test
+// sees exactly what Recover settled after a real crash.
 func (c *crash) recover() {
 	if _, err := os.Stat(c.ledger); errors.Is(err, os.ErrNotExist) {
 		return // killed before the import finished

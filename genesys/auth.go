@@ -143,6 +143,11 @@ func (t *tokenCache) tokenError(err error) *Error {
 		e.Class = ClassAuth
 		e.Message = "token request refused (" + e.Message +
 			"): check the OAuth client id and secret"
+	case resp.StatusCode == http.StatusNotFound:
+		// A wrong API URL or region, not wrong credentials; still fatal.
+		e.Class, e.Err = ClassAuth, ErrTokenEndpoint
+		e.Message = "token endpoint not found at " + t.cc.TokenURL +
+			": check the API URL or region"
 	default:
 		e.Class = ClassAuth
 	}

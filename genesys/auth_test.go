@@ -100,6 +100,20 @@ func TestAuth_InvalidClient(t *testing.T) {
 	require.Zero(t, f.apiRequests.Load())
 }
 
+func TestAuth_TokenEndpointNotFound(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, userMux())
+	f.tokenHook = answer(404, "not.found", "no such path", nil)
+	c := f.client(Config{})
+
+	_, _, err := c.GetUser(context.Background(), "u1")
+	require.Equal(t, ClassAuth, ClassOf(err), "fatal")
+	require.ErrorIs(t, err, ErrTokenEndpoint)
+	require.Contains(t, err.Error(), "token endpoint not found at http://127.0.0.1:")
+	require.Contains(t, err.Error(), "check the API URL or region")
+	require.NotContains(t, err.Error(), "client id and secret")
+}
+
 func TestAuth_TokenEndpointFaults(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -78,6 +78,10 @@ func (e *Error) Error() string {
 // Unwrap returns the transport error, if any.
 func (e *Error) Unwrap() error { return e.Err }
 
+// ErrTokenEndpoint is wrapped by the *Error of a token request answered
+// 404: the token URL, built from the API URL or region, is wrong.
+var ErrTokenEndpoint = errors.New("token endpoint not found")
+
 // ClassOf returns the class of err: the class of a wrapped *Error, or
 // ClassTransient for any other error.
 func ClassOf(err error) Class {

@@ -114,7 +114,7 @@ func (g *Governor) open(now time.Time) {
 	b.openUntil = now.Add(b.cooldown)
 	b.opens++
 	g.log.Warn("circuit breaker open", slog.Duration("cooldown", b.cooldown),
-		slog.Int("failures_in_row", b.run))
+		slog.Int("failures_in_row", b.run), slog.String("last_error", g.lastErr))
 	g.broadcast()
 }
 
@@ -149,10 +149,19 @@ func (g *Governor) rateLimit(now time.Time, e *genesys.Error) {
 }
 
 // TakeRetry spends one unit of the retry budget, reporting false when it is
-// empty: the caller then defers the retry instead of sending it.
+// empty: the caller then defers the retry instead of sending it. Besides
+// what successes earn, the budget refills by retryRefillPerSecond, so the
+// last few items of a run, with no successes left to earn from, are not
+// re-read many times over before each retry.
 func (g *Governor) TakeRetry() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	now := g.clock.Now()
+	if !g.lastRefill.IsZero() {
+		earned := now.Sub(g.lastRefill).Seconds() * retryRefillPerSecond
+		g.retryTokens = min(g.retryTokens+earned, float64(g.cfg.RetryBurst))
+	}
+	g.lastRefill = now
 	if g.retryTokens < 1 {
 		return false
 	}
@@ -188,6 +197,7 @@ func (g *Governor) Snapshot() GovernorState {
 		Breaker:     breakerNames[g.breaker.check(now)],
 		Requests:    g.requests,
 		Failures:    g.failures,
+		LastError:   g.lastErr,
 	}
 	if now.Before(g.pauseUntil) {
 		st.PauseUntil = g.pauseUntil

@@ -18,6 +18,10 @@ import (
 // the limit as a throughput, never as a count per assumed window: see
 // learn.
 const (
+	// retryRefillPerSecond is the retry budget earned per second whatever
+	// happens: one retry a second is no load even in an outage (the breaker
+	// stops sending then anyway), and it keeps a run's tail moving.
+	retryRefillPerSecond = 1.0
 	// targetMargin: once a limit is learned the rate settles this far under
 	// it, so 429s stay rare while losing about 3% of the least run time.
 	targetMargin = 0.97
@@ -71,6 +75,7 @@ type GovernorState struct {
 	OpenUntil   time.Time // end of the breaker's cool-down; zero when not open
 	Requests    int64     // requests released by Wait
 	Failures    int64     // transient failures seen
+	LastError   string    // the last transient failure's error text; "" when none
 }
 
 // Governor paces every request to Genesys Cloud: it implements
@@ -101,7 +106,9 @@ type Governor struct {
 	rateLimited   int
 	requests      int64
 	failures      int64
+	lastErr       string // the last transient failure's cause
 	retryTokens   float64
+	lastRefill    time.Time // when TakeRetry last refilled the budget
 	breaker       breaker
 }
 
@@ -278,6 +285,7 @@ func (g *Governor) Done(meta genesys.Meta, err error) {
 		g.breakerResult(now, false)
 	case genesys.ClassOf(err) == genesys.ClassTransient:
 		g.failures++
+		g.lastErr = err.Error()
 		if meta.Status != 0 {
 			g.admit()
 		}

@@ -166,6 +166,25 @@ func TestGovernor_Breaker(t *testing.T) {
 	})
 }
 
+func TestGovernor_BreakerCause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs bytes.Buffer
+		g := NewGovernor(Config{Rate: 5, ParkAfter: time.Minute,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		refused := &genesys.Error{Op: "get users", Class: genesys.ClassTransient,
+			Err: errors.New("dial tcp 127.0.0.1:1: connect: connection refused")}
+		for range 5 {
+			require.NoError(t, g.Wait(context.Background()))
+			g.Done(genesys.Meta{}, refused)
+		}
+		st := g.Snapshot()
+		require.Equal(t, "open", st.Breaker)
+		require.Contains(t, st.LastError, "connection refused")
+		require.Contains(t, logs.String(), "circuit breaker open")
+		require.Contains(t, logs.String(), "connection refused")
+	})
+}
+
 // outageServer answers 503 until end, then 200, taking latency per request.
 func runWorkers(t *testing.T, g *Governor, n int, until time.Time, latency time.Duration,
 	answer func() (genesys.Meta, error)) {

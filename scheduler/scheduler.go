@@ -81,6 +81,7 @@ type Progress struct {
 	Limit       float64       // learned tenant limit, requests per second; 0 unknown
 	RateLimited int           // 429 answers seen
 	Breaker     string        // "closed", "open" or "half_open"
+	LastError   string        // the last transient failure's cause; "" when none
 	PauseUntil  time.Time     // end of a Retry-After pause; zero when none
 	Elapsed     time.Duration // over all sessions
 	ETA         time.Duration // estimate of the time left; 0 when unknown
@@ -321,7 +322,7 @@ func (s *Scheduler) Progress() Progress {
 	s.mu.Unlock()
 
 	p.Rate, p.Limit, p.RateLimited, p.Breaker = g.Rate, g.Limit, g.RateLimited, g.Breaker
-	p.PauseUntil, p.Elapsed = g.PauseUntil, total
+	p.PauseUntil, p.Elapsed, p.LastError = g.PauseUntil, total, g.LastError
 	left := p.Total - p.Done
 	switch {
 	case left == 0:

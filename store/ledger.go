@@ -1,8 +1,10 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -78,7 +80,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open ledger: %w", err)
 	}
-	if !fi.Mode().IsRegular() || fi.Size() == 0 {
+	if !fi.Mode().IsRegular() || fi.Size() == 0 || !hasBoltMagic(path) {
 		return nil, fmt.Errorf("open ledger %s: %w", path, ErrNotLedger)
 	}
 
@@ -97,6 +99,25 @@ func Open(path string, opts Options) (*Ledger, error) {
 	}
 	l.log.Debug("ledger opened", "path", path, "read_only", opts.ReadOnly)
 	return l, nil
+}
+
+// boltMagic is the number bbolt writes in its first meta page, after the
+// 16-byte page header, in the host's byte order.
+const boltMagic = 0xED0CDAED
+
+// hasBoltMagic reports whether path starts like a bbolt file, so any other
+// file, however short, is refused the same way before bbolt reads it.
+func hasBoltMagic(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return true // let bbolt report the real error
+	}
+	defer f.Close()
+	var head [20]byte
+	if _, err := io.ReadFull(f, head[:]); err != nil {
+		return false
+	}
+	return binary.NativeEndian.Uint32(head[16:]) == boltMagic
 }
 
 // openBolt opens the bbolt file and turns its errors into ours.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
@@ -36,6 +37,13 @@ func TestOpen(t *testing.T) {
 		b, err := os.ReadFile(p)
 		require.NoError(t, err)
 		require.Equal(t, content, string(b))
+	})
+	t.Run("short random file is refused plainly", func(t *testing.T) {
+		b := make([]byte, 5000)
+		_, _ = rand.Read(b)
+		_, err := Open(writeFile(t, "random.db", string(b)), Options{})
+		require.ErrorIs(t, err, ErrNotLedger)
+		require.NotContains(t, err.Error(), "too small")
 	})
 	t.Run("other bbolt file", func(t *testing.T) {
 		l := setup(t)

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,8 +22,10 @@ func exportCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "export",
 		Usage: "write the audit record of a run, one record per plan row",
-		Description: "Reads the ledger (read-only) and writes one record per plan row, ordered by\n" +
-			"plan line: row, user_id, key, state, attempts, http_status, error_code,\n" +
+		Description: "Reads the ledger (read-only, but it must be free: while a run holds it,\n" +
+			"stop the run, or use `gcbulk status` while it runs) and writes one record per\n" +
+			"plan row, ordered by plan line: row, user_id, key, state, attempts,\n" +
+			"http_status, error_code,\n" +
 			"error_message, correlation_id (of the last answer), verified, and for each\n" +
 			"changed field the value found before and the value the plan asked for (in\n" +
 			"effect only when state is applied). CSV has columns <field>_before,<field>_after\n" +
@@ -64,6 +67,11 @@ func exportAction(c *cli.Context, _ *env) error {
 	}
 
 	l, err := openLedger(c.String(flagLedger), true)
+	var le *store.LockedError
+	if errors.As(err, &le) {
+		return exitWith(exitUsage, fmt.Errorf("export needs the ledger free, but a run "+
+			"holds it: stop the run, or use `gcbulk status` while it runs: %w", err))
+	}
 	if err != nil {
 		return err
 	}

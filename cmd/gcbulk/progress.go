@@ -42,6 +42,7 @@ type progressView struct {
 	Limit       float64       // learned limit, requests per second
 	RateLimited int           // 429 answers so far
 	Breaker     string        // closed, open or half_open
+	LastError   string        // the last transient failure's cause
 	Elapsed     time.Duration // since the run started
 	ETA         time.Duration // 0 when unknown
 }
@@ -78,6 +79,9 @@ func summaryLine(v progressView) string {
 		v.RateLimited)
 	if v.Breaker != "" {
 		fmt.Fprintf(&b, " breaker=%s", v.Breaker)
+	}
+	if v.Breaker != "" && v.Breaker != "closed" && v.LastError != "" {
+		fmt.Fprintf(&b, " last_error=%q", v.LastError)
 	}
 	fmt.Fprintf(&b, " eta=%s", etaText(v))
 	return b.String()

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -60,4 +62,40 @@ func TestRetry_Locked(t *testing.T) {
 	require.Equal(t, exitUsage, res.code)
 	require.Contains(t, res.stderr, "in use")
 	require.Contains(t, res.stderr, "kill -INT")
+}
+
+func TestExport_Locked(t *testing.T) {
+	h := setup(t)
+	ledger := h.fixtureLedger()
+	l, err := store.Open(ledger, store.Options{})
+	require.NoError(t, err)
+	defer l.Close()
+
+	res := h.run("export", "--ledger", ledger)
+	require.Equal(t, exitUsage, res.code)
+	require.Contains(t, res.stderr, "stop the run, or use `gcbulk status` while it runs")
+}
+
+func TestRun_PathMessages(t *testing.T) {
+	h := setup(t)
+	plan := h.write("p.csv", "id,title\n"+idA+",Lead\n")
+	api := []string{"--api-url", "http://127.0.0.1:9", "--progress", "none"}
+
+	res := h.run(append([]string{"run", "--ledger", h.path("missing/x.db"), "--plan", plan},
+		api...)...)
+	require.Equal(t, exitUsage, res.code)
+	require.Contains(t, res.stderr, "directory "+h.path("missing")+" does not exist")
+
+	dir := h.path("dir.csv")
+	require.NoError(t, os.Mkdir(dir, 0o700))
+	res = h.run(append([]string{"run", "--ledger", h.path("y.db"), "--plan", dir}, api...)...)
+	require.Equal(t, exitUsage, res.code)
+	require.Contains(t, res.stderr, "read plan "+dir+": is a directory")
+	require.Equal(t, 1, strings.Count(res.stderr, "read plan"), res.stderr)
+
+	empty := h.write("e.csv", "id,title\n")
+	res = h.run(append([]string{"run", "--ledger", h.path("z.db"), "--plan", empty}, api...)...)
+	require.Equal(t, exitUsage, res.code)
+	require.Contains(t, res.stderr, "e.csv:1:1: plan has no rows")
+	require.NoFileExists(t, h.path("z.db"))
 }

@@ -147,6 +147,10 @@ func runError(err error, p runParams, res runResult) error {
 		}
 		return exitWith(exitInterrupted, fmt.Errorf("interrupted with %d of %d items done; "+
 			"resume with: %s", done, total, p.resume))
+	case errors.Is(err, genesys.ErrTokenEndpoint):
+		return exitWith(exitAuth, fmt.Errorf("%w\ncheck --%s (the token URL is the API URL "+
+			"plus /oauth/token) or --%s; then resume with: %s", err, flagAPIURL, flagRegion,
+			p.resume))
 	case exitCode(err) == exitAuth:
 		return exitWith(exitAuth, fmt.Errorf("%w\ncheck the OAuth client id and secret "+
 			"(%s, %s) and the client's roles; then resume with: %s", err, envClientID,
@@ -171,7 +175,8 @@ func apiHost(cfg genesys.Config) string {
 func viewOf(p scheduler.Progress) progressView {
 	v := progressView{
 		Counts: p.Counts, Done: p.Done, Total: p.Total, Rate: p.Rate, Limit: p.Limit,
-		RateLimited: p.RateLimited, Breaker: p.Breaker, Elapsed: p.Elapsed, ETA: p.ETA,
+		RateLimited: p.RateLimited, Breaker: p.Breaker, LastError: p.LastError,
+		Elapsed: p.Elapsed, ETA: p.ETA,
 		Applied: p.Counts[store.Applied], Unchanged: p.Counts[store.Unchanged],
 	}
 	for s, n := range p.Counts {
@@ -245,7 +250,8 @@ func (lv *live) write(running bool, outcome string) {
 		Running: running, Outcome: outcome, PID: lv.e.pid, UpdatedAt: lv.e.now(),
 		Plan: lv.plan, Done: v.Done, Total: v.Total, Counts: map[string]int{},
 		RatePerMin: v.Rate * 60, LimitPerMin: v.Limit * 60, RateLimited: v.RateLimited,
-		Breaker: v.Breaker, ElapsedSec: v.Elapsed.Seconds(), ETASec: v.ETA.Seconds(),
+		Breaker: v.Breaker, LastError: v.LastError, ElapsedSec: v.Elapsed.Seconds(),
+		ETASec: v.ETA.Seconds(),
 	}
 	fillCounts(&snap, v.Counts)
 	snap.RecentErrors = lv.recentErrors(v.Failed)

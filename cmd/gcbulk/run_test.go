@@ -217,6 +217,16 @@ func TestRun_BadCredentials(t *testing.T) {
 	require.NotContains(t, res.stderr+res.stdout, "wrong-secret-value")
 }
 
+func TestRun_TokenEndpointNotFound(t *testing.T) {
+	s := setupSim(t, 10, sim.Config{})
+	res := s.run("run", "--ledger", s.ledger, "--plan", s.plan, "--api-url", s.url+"/api",
+		"--progress", "none", "--log-level", "warn")
+	require.Equal(t, exitAuth, res.code, res.stderr)
+	require.Contains(t, res.stderr, "token endpoint not found at "+s.url+"/api/oauth/token")
+	require.Contains(t, res.stderr, "check --api-url")
+	require.NotContains(t, res.stderr, "client id and secret")
+}
+
 func TestRun_Interrupt(t *testing.T) {
 	// 20 requests a second keep the run going for a few seconds, and the
 	// resumed run (which restores the learned rate) short.

@@ -283,6 +283,9 @@ func printStatus(w io.Writer, s statusSnapshot, now time.Time) {
 	if s.Breaker != "" {
 		fmt.Fprintf(w, "breaker    %s\n", s.Breaker)
 	}
+	if s.LastError != "" {
+		fmt.Fprintf(w, "last error %s\n", s.LastError)
+	}
 	if s.Live && s.ETASec > 0 {
 		fmt.Fprintf(w, "eta        %s\n", (time.Duration(s.ETASec) * time.Second).String())
 	}
