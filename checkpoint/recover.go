@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gcbulk/gcbulk/internal/wait"
+
 	"github.com/gcbulk/gcbulk/genesys"
 	"github.com/gcbulk/gcbulk/store"
 )
@@ -42,10 +44,12 @@ const (
 // not be read back: they stay InFlight and the next Recover checks them.
 var ErrUncertain = errors.New("items left in flight are still uncertain")
 
-// Reader reads up to BatchSize users in one request; ids that do not exist
-// are absent from the answer. *genesys.Client satisfies it.
+// Reader reads users: GetUsers up to BatchSize in one request, leaving out
+// ids that do not exist; GetUser one, an unknown id being a ClassNotFound
+// error. *genesys.Client satisfies it.
 type Reader interface {
 	GetUsers(ctx context.Context, ids []string) ([]genesys.User, genesys.Meta, error)
+	GetUser(ctx context.Context, id string) (genesys.User, genesys.Meta, error)
 }
 
 // RecoverSummary counts what Recover did with the items left in flight.
@@ -61,12 +65,13 @@ type RecoverSummary struct {
 // BatchSize: an item whose user holds all desired values is Applied and
 // Verified (with a "verify" attempt and the version read); one whose user
 // does not goes back to Waiting, due at now(), with a "recover" attempt so
-// the scheduler knows a write may have landed; an absent user ends
-// NotFound. Each batch is one ledger transaction, which also counts the
-// reads in the stored checkpoint.
+// the scheduler knows a write may have landed. A user absent from the batch
+// answer is read once more on its own: it ends NotFound only on that read's
+// 404. Each batch is one ledger transaction, which also counts the reads in
+// the stored checkpoint.
 //
 // A transient or rate-limited read is tried again after a short backoff
-// (at most three tries a batch). When a batch still fails, its items stay
+// (at most three tries a read). When a read still fails, its items stay
 // InFlight and Recover returns an error wrapping ErrUncertain and the read
 // error, after trying the other batches. An authentication failure or a
 // cancelled ctx returns at once. Nothing is ever written to Genesys.
@@ -82,14 +87,14 @@ func Recover(ctx context.Context, l *store.Ledger, r Reader, now func() time.Tim
 	var lastErr error
 	for start := 0; start < len(items); start += BatchSize {
 		batch := items[start:min(start+BatchSize, len(items))]
-		err := recoverBatch(ctx, l, r, now, batch, &sum)
+		left, err := recoverBatch(ctx, l, r, now, batch, &sum)
 		switch {
 		case err == nil:
 		case ctx.Err() != nil, genesys.ClassOf(err) == genesys.ClassAuth,
 			errors.Is(err, errLedger):
 			return sum, err
 		default:
-			failed += len(batch)
+			failed += left
 			lastErr = err
 		}
 	}
@@ -118,60 +123,107 @@ func inFlight(l *store.Ledger) ([]*store.Item, error) {
 }
 
 // recoverBatch reads one batch's users and records what it found in one
-// transaction.
+// transaction. left counts the items still in flight because a read failed.
 func recoverBatch(ctx context.Context, l *store.Ledger, r Reader, now func() time.Time,
-	batch []*store.Item, sum *RecoverSummary) error {
+	batch []*store.Item, sum *RecoverSummary) (left int, err error) {
 	var ids []string
 	for _, it := range batch {
 		if id := userID(it); id != "" {
 			ids = append(ids, id)
 		}
 	}
-	users, meta, reads, err := readUsers(ctx, r, ids)
-	sum.Reads += reads
+	rd, err := readBatch(ctx, r, ids)
+	sum.Reads += rd.reads
 	if err != nil {
-		if reads > 0 {
+		if rd.reads > 0 {
 			// Keep the failed reads in the request counters all the same.
-			_ = commit(l, nil, reads)
+			_ = commit(l, nil, rd.reads)
 		}
-		return err
+		return len(batch), err
 	}
 
 	at := now().UTC()
 	for _, it := range batch {
-		settle(it, users, meta, at, sum)
+		if !settle(it, &rd, at, sum) {
+			left++
+		}
 	}
-	if err := commit(l, batch, reads); err != nil {
-		return fmt.Errorf("recover in-flight items: %w: %w", errLedger, err)
+	if err := commit(l, batch, rd.reads); err != nil {
+		return len(batch), fmt.Errorf("recover in-flight items: %w: %w", errLedger, err)
 	}
-	return nil
+	if left > 0 {
+		return left, rd.err
+	}
+	return 0, nil
 }
 
-// readUsers reads the users of ids, trying a transient or rate-limited
-// failure again after a short backoff. It returns the users by id and how
-// many requests it sent.
-func readUsers(ctx context.Context, r Reader, ids []string,
-) (map[string]genesys.User, genesys.Meta, int, error) {
+// reading is what the reads of one batch found.
+type reading struct {
+	users map[string]genesys.User   // by id, from the batch and single reads
+	meta  genesys.Meta              // the batch read's answer
+	gone  map[string]*genesys.Error // the 404 of each user confirmed absent
+	reads int                       // requests sent, failed ones included
+	err   error                     // the last single read that still failed
+}
+
+// readBatch reads the users of ids in one request, then each user left
+// out of the answer on its own: a batch answers 200 without them, which
+// proves nothing. It returns an error when the batch read fails, or when
+// a single read meets an authentication failure or a cancelled ctx.
+func readBatch(ctx context.Context, r Reader, ids []string) (reading, error) {
+	rd := reading{users: map[string]genesys.User{}, gone: map[string]*genesys.Error{}}
 	if len(ids) == 0 {
-		return map[string]genesys.User{}, genesys.Meta{}, 0, nil
+		return rd, nil
 	}
-	wait := readBackoff
+	list, meta, tries, err := retry(ctx, func() ([]genesys.User, genesys.Meta, error) {
+		return r.GetUsers(ctx, ids)
+	})
+	rd.meta, rd.reads = meta, tries
+	if err != nil {
+		return rd, fmt.Errorf("read users left in flight: %w", err)
+	}
+	for _, u := range list {
+		rd.users[u.ID] = u
+	}
+
+	for _, id := range ids {
+		if _, ok := rd.users[id]; ok {
+			continue
+		}
+		u, _, tries, err := retry(ctx, func() (genesys.User, genesys.Meta, error) {
+			return r.GetUser(ctx, id)
+		})
+		rd.reads += tries
+		var ge *genesys.Error
+		switch {
+		case err == nil:
+			rd.users[id] = u
+		case ctx.Err() != nil, genesys.ClassOf(err) == genesys.ClassAuth:
+			return rd, fmt.Errorf("read user left in flight: %w", err)
+		case genesys.ClassOf(err) == genesys.ClassNotFound && errors.As(err, &ge):
+			rd.gone[id] = ge
+		default:
+			rd.err = fmt.Errorf("read user left in flight: %w", err)
+		}
+	}
+	return rd, nil
+}
+
+// retry runs one read, trying a transient or rate-limited failure again
+// after a short backoff, up to readTries. It returns how many requests it
+// sent.
+func retry[T any](ctx context.Context, call func() (T, genesys.Meta, error),
+) (T, genesys.Meta, int, error) {
+	backoff := readBackoff
 	for try := 1; ; try++ {
-		list, meta, err := r.GetUsers(ctx, ids)
-		if err == nil {
-			users := make(map[string]genesys.User, len(list))
-			for _, u := range list {
-				users[u.ID] = u
-			}
-			return users, meta, try, nil
+		out, meta, err := call()
+		if err == nil || try == readTries || !retryable(ctx, err) {
+			return out, meta, try, err
 		}
-		if try == readTries || !retryable(ctx, err) {
-			return nil, meta, try, fmt.Errorf("read users left in flight: %w", err)
+		if err := wait.Sleep(ctx, retryWait(err, backoff)); err != nil {
+			return out, meta, try, err
 		}
-		if err := sleep(ctx, retryWait(err, wait)); err != nil {
-			return nil, meta, try, fmt.Errorf("read users left in flight: %w", err)
-		}
-		wait *= 2
+		backoff *= 2
 	}
 }
 
@@ -193,18 +245,6 @@ func retryWait(err error, backoff time.Duration) time.Duration {
 	return backoff
 }
 
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // userID returns the Genesys id an item names; empty for an e-mail key not
 // resolved yet.
 func userID(it *store.Item) string {
@@ -214,31 +254,37 @@ func userID(it *store.Item) string {
 	return it.UserID
 }
 
-// settle moves one uncertain item on by what the read found.
-func settle(it *store.Item, users map[string]genesys.User, meta genesys.Meta, at time.Time,
-	sum *RecoverSummary) {
+// settle moves one uncertain item on by what the reads found. It reports
+// false when the item stays in flight: its user's single read failed.
+func settle(it *store.Item, rd *reading, at time.Time, sum *RecoverSummary) bool {
 	id := userID(it)
-	u, found := users[id]
+	u, found := rd.users[id]
 	switch {
 	case id == "":
 		// No id to read: the scheduler resolves it before anything else.
 		requeue(it, genesys.Meta{}, at)
 		sum.Requeued++
-	case !found:
-		it.State, it.NextAt = store.NotFound, time.Time{}
-		it.ErrorCode, it.ErrorMessage = "not.found", fmt.Sprintf("user %s not found", id)
-		note(it, OpVerify, meta, at, genesys.ClassNotFound.String())
-		sum.NotFound++
-	case len(u.Diff(it.Desired)) == 0:
+	case found && len(u.Diff(it.Desired)) == 0:
 		it.State, it.NextAt = store.Applied, time.Time{}
 		it.Verified, it.VersionAfter = true, u.Version
 		it.ErrorCode, it.ErrorMessage = "", ""
-		note(it, OpVerify, meta, at, outcomeOK)
+		note(it, OpVerify, rd.meta, at, outcomeOK)
 		sum.Verified++
-	default:
-		requeue(it, meta, at)
+	case found:
+		requeue(it, rd.meta, at)
 		sum.Requeued++
+	case rd.gone[id] != nil:
+		e := rd.gone[id]
+		it.State, it.NextAt = store.NotFound, time.Time{}
+		it.ErrorCode, it.ErrorMessage = e.Code, e.Message
+		note(it, OpVerify, genesys.Meta{Status: e.Status, CorrelationID: e.CorrelationID}, at,
+			genesys.ClassNotFound.String())
+		it.History[len(it.History)-1].Code = e.Code
+		sum.NotFound++
+	default:
+		return false
 	}
+	return true
 }
 
 // requeue puts an item back in the queue, due at once. The "recover"

@@ -33,10 +33,13 @@ const (
 
 // fakeReader serves users from a map; the first calls may fail.
 type fakeReader struct {
-	mu    sync.Mutex
-	users map[string]genesys.User
-	fail  []error    // returned by the first calls, in order
-	calls [][]string // ids of every call
+	mu      sync.Mutex
+	users   map[string]genesys.User
+	hidden  map[string]bool // users batch reads leave out, as a lagging index would
+	fail    []error         // returned by the first batch calls, in order
+	failOne []error         // returned by the first single calls, in order
+	calls   [][]string      // ids of every batch call
+	single  []string        // id of every single call
 }
 
 func (f *fakeReader) GetUsers(_ context.Context, ids []string) ([]genesys.User, genesys.Meta,
@@ -51,12 +54,32 @@ func (f *fakeReader) GetUsers(_ context.Context, ids []string) ([]genesys.User, 
 	}
 	var out []genesys.User
 	for _, id := range ids {
-		if u, ok := f.users[id]; ok {
+		if u, ok := f.users[id]; ok && !f.hidden[id] {
 			out = append(out, u)
 		}
 	}
 	return out, genesys.Meta{Status: 200, CorrelationID: fmt.Sprintf("cid-%d", len(f.calls))},
 		nil
+}
+
+func (f *fakeReader) GetUser(_ context.Context, id string) (genesys.User, genesys.Meta,
+	error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.single = append(f.single, id)
+	cid := fmt.Sprintf("cid-one-%d", len(f.single))
+	if len(f.failOne) > 0 {
+		err := f.failOne[0]
+		f.failOne = f.failOne[1:]
+		return genesys.User{}, genesys.Meta{Status: 503, CorrelationID: cid}, err
+	}
+	u, ok := f.users[id]
+	if !ok {
+		return genesys.User{}, genesys.Meta{Status: 404, CorrelationID: cid},
+			&genesys.Error{Op: "get user", Class: genesys.ClassNotFound, Status: 404,
+				Code: "not.found", Message: "user " + id + " not found", CorrelationID: cid}
+	}
+	return u, genesys.Meta{Status: 200, CorrelationID: cid}, nil
 }
 
 func (f *fakeReader) callCount() int {
@@ -143,7 +166,7 @@ func TestRecover(t *testing.T) {
 
 		sum, err := Recover(context.Background(), b.l, b.r, clock)
 		require.NoError(t, err)
-		require.Equal(t, RecoverSummary{Verified: 2, Requeued: 1, NotFound: 1, Reads: 1}, sum)
+		require.Equal(t, RecoverSummary{Verified: 2, Requeued: 1, NotFound: 1, Reads: 2}, sum)
 		require.Equal(t, map[store.State]int{store.Applied: 2, store.Waiting: 2,
 			store.NotFound: 1}, b.counts(t))
 		require.Len(t, b.r.calls, 1)
@@ -195,7 +218,59 @@ func TestRecover(t *testing.T) {
 		it := b.get(t, 0)
 		require.Equal(t, store.NotFound, it.State)
 		require.Equal(t, "not.found", it.ErrorCode)
-		require.Equal(t, "not_found", it.History[len(it.History)-1].Outcome)
+		require.Equal(t, "user "+idFor(0)+" not found", it.ErrorMessage)
+		require.Equal(t, 404, it.HTTPStatus, "the single read's 404, not the batch's 200")
+		require.Equal(t, []string{"cid-one-1"}, it.CorrelationIDs)
+		require.Equal(t, store.Attempt{At: restart, Op: OpVerify, Status: 404,
+			Outcome: "not_found", Code: "not.found", CorrelationID: "cid-one-1"},
+			it.History[len(it.History)-1])
+		require.Equal(t, []string{idFor(0)}, b.r.single, "one single read")
+	})
+}
+
+func TestRecover_AbsentFromBatch(t *testing.T) {
+	t.Parallel()
+
+	t.Run("FoundOnTheSingleRead", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 2, 2)
+		b.apply(1)
+		b.r.hidden = map[string]bool{idFor(0): true, idFor(1): true}
+		sum, err := Recover(context.Background(), b.l, b.r, clock)
+		require.NoError(t, err)
+		require.Equal(t, RecoverSummary{Verified: 1, Requeued: 1, Reads: 3}, sum)
+		require.Equal(t, store.Waiting, b.get(t, 0).State)
+		require.Equal(t, store.Applied, b.get(t, 1).State)
+		require.Equal(t, []string{idFor(0), idFor(1)}, b.r.single)
+	})
+
+	t.Run("ReadFailsStaysInFlight", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 3, 3)
+		delete(b.r.users, idFor(1))
+		b.r.failOne = []error{transient(), transient(), transient()}
+		synctest.Test(t, func(t *testing.T) {
+			sum, err := Recover(context.Background(), b.l, b.r, clock)
+			require.ErrorIs(t, err, ErrUncertain)
+			require.ErrorContains(t, err, "1 items left in flight are still uncertain")
+			require.Equal(t, RecoverSummary{Requeued: 2, Reads: 4}, sum)
+		})
+		require.Equal(t, store.InFlight, b.get(t, 1).State, "never NotFound on a guess")
+		require.Equal(t, map[store.State]int{store.InFlight: 1, store.Waiting: 2}, b.counts(t))
+
+		sum, err := Recover(context.Background(), b.l, b.r, clock)
+		require.NoError(t, err, "the next start checks it again")
+		require.Equal(t, RecoverSummary{NotFound: 1, Reads: 2}, sum)
+	})
+
+	t.Run("AuthStops", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 2, 2)
+		delete(b.r.users, idFor(0))
+		b.r.failOne = []error{&genesys.Error{Class: genesys.ClassAuth, Status: 401}}
+		_, err := Recover(context.Background(), b.l, b.r, clock)
+		require.Equal(t, genesys.ClassAuth, genesys.ClassOf(err))
+		require.Equal(t, map[store.State]int{store.InFlight: 2}, b.counts(t))
 	})
 }
 

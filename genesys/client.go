@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/gcbulk/gcbulk/internal/wait"
 )
 
 const (
@@ -85,7 +87,7 @@ func NewClient(cfg Config) (*Client, error) {
 		log:     log,
 		maxWait: cfg.MaxRetryAfter,
 		now:     time.Now,
-		sleep:   sleep,
+		sleep:   wait.Sleep,
 	}, nil
 }
 

@@ -1,9 +1,7 @@
 package genesys
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -50,13 +48,4 @@ func TestNewPatches(t *testing.T) {
 	require.Equal(t, 7, ps[1].Version)
 
 	require.Empty(t, NewPatches(map[string]string{FieldDivision: "d2"}, 1))
-}
-
-func TestSleep(t *testing.T) {
-	t.Parallel()
-	require.NoError(t, sleep(context.Background(), time.Microsecond))
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	require.ErrorIs(t, sleep(ctx, time.Hour), context.Canceled)
-	require.ErrorIs(t, sleep(ctx, 0), context.Canceled)
 }

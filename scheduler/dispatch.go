@@ -120,7 +120,12 @@ func (e *engine) read(items []*store.Item) (users map[string]genesys.User,
 			e.s.record(it, opRead, meta, nil)
 		}
 		e.s.reads.Add(1)
-		return users, nil, nil
+		settled, err := e.confirmAbsent(items, users)
+		if err != nil {
+			e.unbusy(items)
+			return nil, nil, err
+		}
+		return users, settled, nil
 	}
 
 	var pe *ParkError
@@ -161,8 +166,7 @@ func (e *engine) deferBatch(items []*store.Item, meta genesys.Meta, err error) e
 }
 
 // readEach reads users one at a time, after a batch read was refused. A
-// user the read says does not exist is left out of users; another refusal
-// settles the item at once.
+// refusal (a 404 among them) settles the item at once.
 func (e *engine) readEach(items []*store.Item) (map[string]genesys.User, map[uint64]bool, error) {
 	users := map[string]genesys.User{}
 	settled := map[uint64]bool{}
@@ -181,9 +185,6 @@ func (e *engine) readEach(items []*store.Item) (map[string]genesys.User, map[uin
 			return nil, nil, nil // taken again later
 		}
 		e.s.record(it, opRead, meta, err)
-		if class == genesys.ClassNotFound {
-			continue
-		}
 		if fatal := e.s.settle(it, err); fatal != nil {
 			e.unbusy(items)
 			return nil, nil, fatal
@@ -191,6 +192,65 @@ func (e *engine) readEach(items []*store.Item) (map[string]genesys.User, map[uin
 		settled[it.Seq] = true
 	}
 	return users, settled, nil
+}
+
+// confirmAbsent reads, one at a time, the users a batch read left out:
+// a batch answers 200 without them, which proves nothing. A user found
+// now (eventual consistency) joins users; a 404 or another refusal ends
+// the item with that answer's status, code and correlation id; a failure
+// that may pass defers the item. settled names the items ended or
+// deferred. Only an authentication failure returns an error.
+func (e *engine) confirmAbsent(items []*store.Item,
+	users map[string]genesys.User) (map[uint64]bool, error) {
+	settled := map[uint64]bool{}
+	for _, it := range items {
+		id := userID(it)
+		if _, ok := users[id]; ok {
+			continue
+		}
+		if e.ctx.Err() != nil {
+			settled[it.Seq] = true // still Waiting and due: read on the next start
+			continue
+		}
+		u, meta, err := e.s.api.GetUser(e.ctx, id)
+		if !errors.Is(err, ErrParked) {
+			e.s.reads.Add(1)
+		}
+		switch {
+		case err == nil:
+			e.s.record(it, opRead, meta, nil)
+			users[id] = u
+			continue
+		case e.ctx.Err() != nil:
+		case errors.Is(err, ErrParked):
+			_ = e.s.settle(it, err) // nothing was sent: due when the pause ends
+		default:
+			e.s.record(it, opRead, meta, err)
+			if fatal := e.s.settleRead(it, err); fatal != nil {
+				return nil, fatal
+			}
+		}
+		settled[it.Seq] = true
+	}
+	return settled, nil
+}
+
+// settleRead applies a failed single-user read to its item: a transient
+// failure defers it after a backoff that grows with its failed reads,
+// never to NotFound on a guess; anything else settles as a write would.
+func (s *Scheduler) settleRead(it *store.Item, err error) error {
+	if genesys.ClassOf(err) != genesys.ClassTransient {
+		return s.settle(it, err)
+	}
+	setError(it, err)
+	n := 0
+	for i := len(it.History) - 1; i >= 0 && it.History[i].Op != store.OpRetry; i-- {
+		if a := it.History[i]; a.Op == opRead && a.Outcome == genesys.ClassTransient.String() {
+			n++
+		}
+	}
+	it.State, it.NextAt = store.Waiting, wall(s.clock.Now().Add(s.backoff(n)))
+	return nil
 }
 
 // revert puts tasks that were never sent back in the queue, due now.

@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 
@@ -106,34 +105,8 @@ func (s *Scheduler) sample(sum *Summary, it *store.Item, u genesys.User, diff ma
 // readRetrying reads users for a dry run, waiting out pauses and retrying
 // transient failures up to MaxAttempts.
 func (s *Scheduler) readRetrying(ctx context.Context, ids []string) ([]genesys.User, error) {
-	for n := 1; ; n++ {
+	return retryCall(ctx, s, "read users", &s.reads, func() ([]genesys.User, error) {
 		list, _, err := s.api.GetUsers(ctx, ids)
-		var pe *ParkError
-		switch {
-		case err == nil:
-			s.reads.Add(1)
-			return list, nil
-		case ctx.Err() != nil:
-			return nil, ctx.Err()
-		case errors.As(err, &pe):
-			n--
-			if err := s.sleepCtx(ctx, pe.Until.Sub(s.clock.Now())); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		s.reads.Add(1)
-		switch genesys.ClassOf(err) {
-		case genesys.ClassAuth:
-			return nil, fmt.Errorf("read users: %w: %w", ErrAuth, err)
-		case genesys.ClassTransient, genesys.ClassRateLimited:
-			if n < s.cfg.MaxAttempts {
-				if err := s.sleepCtx(ctx, s.backoff(n)); err != nil {
-					return nil, err
-				}
-				continue
-			}
-		}
-		return nil, fmt.Errorf("read users: %w", err)
-	}
+		return list, err
+	})
 }

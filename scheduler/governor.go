@@ -22,6 +22,10 @@ const (
 	// happens: one retry a second is no load even in an outage (the breaker
 	// stops sending then anyway), and it keeps a run's tail moving.
 	retryRefillPerSecond = 1.0
+	// knownCut is the most one cycle may lower a limit already learned: a
+	// 429 at a rate set under that limit says the limit is a little lower,
+	// not that it fell by half; a real fall shows in the next cycles.
+	knownCut = 0.1
 	// targetMargin: once a limit is learned the rate settles this far under
 	// it, so 429s stay rare while losing about 3% of the least run time.
 	targetMargin = 0.97

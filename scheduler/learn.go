@@ -107,6 +107,14 @@ func (g *Governor) learn(now time.Time) {
 	case ok && c.known && g.rose(now, r):
 		g.limit, g.provisional, g.streak = r, false, 0
 	case ok && est < r:
+		if c.known {
+			// The cycle began at a rate under a learned limit, so its
+			// length includes the pause the last episode imposed, which
+			// under a sliding window may be longer than this cycle needed:
+			// the estimate can be far too low. A 429 at r only says the
+			// limit is under r, so cut by at most knownCut a cycle.
+			est = max(est, r*(1-knownCut))
+		}
 		g.limit, g.provisional, g.streak = est, false, 0
 	case ok:
 		// The bound says nothing (a window near Retry-After's one-second

@@ -4,13 +4,11 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/gcbulk/gcbulk/genesys"
 	"github.com/gcbulk/gcbulk/store"
@@ -80,46 +78,9 @@ func (s *Scheduler) collectEmails() ([]string, error) {
 // resolveEmails calls ResolveEmails, waiting out pauses and retrying
 // transient failures up to MaxAttempts.
 func (s *Scheduler) resolveEmails(ctx context.Context, emails []string) (map[string]string, error) {
-	for n := 1; ; n++ {
-		found, err := s.api.ResolveEmails(ctx, emails)
-		var pe *ParkError
-		switch {
-		case err == nil:
-			s.resolves.Add(1)
-			return found, nil
-		case ctx.Err() != nil:
-			return nil, ctx.Err()
-		case errors.As(err, &pe):
-			n--
-			if err := s.sleepCtx(ctx, pe.Until.Sub(s.clock.Now())); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		s.resolves.Add(1)
-		switch genesys.ClassOf(err) {
-		case genesys.ClassAuth:
-			return nil, fmt.Errorf("resolve e-mails: %w: %w", ErrAuth, err)
-		case genesys.ClassTransient, genesys.ClassRateLimited:
-			if n < s.cfg.MaxAttempts {
-				s.log.Warn("resolve e-mails", slog.Any("err", err), slog.Int("attempt", n))
-				if err := s.sleepCtx(ctx, s.backoff(n)); err != nil {
-					return nil, err
-				}
-				continue
-			}
-		}
-		return nil, fmt.Errorf("resolve e-mails: %w", err)
-	}
-}
-
-func (s *Scheduler) sleepCtx(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.clock.After(d):
-		return nil
-	}
+	return retryCall(ctx, s, "resolve e-mails", &s.resolves, func() (map[string]string, error) {
+		return s.api.ResolveEmails(ctx, emails)
+	})
 }
 
 // firstSeen is the first item found for a user.

@@ -94,21 +94,6 @@ func TestScheduler_Run(t *testing.T) {
 	})
 }
 
-func TestScheduler_NotFoundAbsentFromRead(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		b := setup(t, Config{}, 1, []*store.Item{
-			byID(0, map[string]string{genesys.FieldTitle: "x"}),
-			byID(99, map[string]string{genesys.FieldTitle: "x"}),
-		})
-		_, err := b.s.Run(context.Background())
-		require.NoError(t, err)
-		it := b.l.item(2)
-		require.Equal(t, store.NotFound, it.State)
-		require.Contains(t, it.ErrorMessage, uid(99))
-		require.Zero(t, it.Attempts)
-	})
-}
-
 func TestScheduler_PermanentAtOnce(t *testing.T) {
 	cases := []struct {
 		class  genesys.Class

@@ -52,18 +52,20 @@ func TestBench_Table(t *testing.T) {
 	require.Equal(t, 0, res.code, res.stderr)
 
 	rows := parseBenchTable(t, res.stdout)
-	require.Len(t, rows, 2, res.stdout)
+	require.Len(t, rows, 3, res.stdout)
 	require.Equal(t, approachGcbulk, rows[0].approach)
-	require.Equal(t, approachBaseline, rows[1].approach)
+	require.Equal(t, approachLearn, rows[1].approach)
+	require.Equal(t, approachBaseline, rows[2].approach)
 	for _, r := range rows {
 		require.Equal(t, "yes", r.finished, res.stdout)
 		require.Positive(t, r.nums[0], "wall time")
 		require.Positive(t, r.nums[3], "requests")
 		require.Zero(t, r.nums[7], "failed items")
 	}
-	gc := rows[0].nums
-	require.LessOrEqual(t, gc[6], 1.1, "gcbulk requests per changed user")
-	require.Greater(t, rows[1].nums[6], 2.0, "baseline reads each user alone")
+	for _, r := range rows[:2] {
+		require.LessOrEqual(t, r.nums[6], 1.1, "%s requests per changed user", r.approach)
+	}
+	require.Greater(t, rows[2].nums[6], 2.0, "baseline reads each user alone")
 	require.Contains(t, res.stdout, "fixed window: baseline/gcbulk wall time ")
 }
 

@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gcbulk/gcbulk/internal/wait"
+
 	"github.com/gcbulk/gcbulk/genesys"
 )
 
@@ -85,7 +87,7 @@ func (c Config) withDefaults() Config {
 		c.BackoffMax = 60 * time.Second
 	}
 	if c.Sleep == nil {
-		c.Sleep = sleep
+		c.Sleep = wait.Sleep
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -228,16 +230,4 @@ func retryable(err error) bool {
 	}
 	return e.Class == genesys.ClassRateLimited || e.Status >= 500 ||
 		e.Status == 0 && e.Class == genesys.ClassTransient
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
