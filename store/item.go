@@ -88,30 +88,44 @@ const (
 // Item is one planned change to one user: what was asked, what happened,
 // and every attempt.
 type Item struct {
-	Seq      uint64            `json:"seq"`      // ledger key, in plan order
-	Lines    []int             `json:"lines"`    // plan lines (more than one when exact duplicates merged)
-	KeyKind  KeyKind           `json:"key_kind"` // how the plan named the user
-	Key      string            `json:"key"`      // id or e-mail as written in the plan
-	UserID   string            `json:"user_id"`  // resolved Genesys user id; empty until resolved
-	Desired  map[string]string `json:"desired"`  // field → value the user should end with
-	State    State             `json:"state"`    // where the item stands
-	NextAt   time.Time         `json:"next_at"`  // eligible from (wall time); Waiting only
-	Attempts int               `json:"attempts"` // write attempts sent; only grows
+	// Seq is the ledger key, in plan order.
+	Seq uint64 `json:"seq"`
+	// Lines are the plan lines; more than one when exact duplicates merged.
+	Lines []int `json:"lines"`
+	// KeyKind and Key are how the plan named the user.
+	KeyKind KeyKind `json:"key_kind"`
+	Key     string  `json:"key"`
+	// UserID is the resolved Genesys user id; empty until resolved.
+	UserID string `json:"user_id"`
+	// Desired maps each field to the value the user should end with.
+	Desired map[string]string `json:"desired"`
+	// State is where the item stands; NextAt is when a Waiting item is
+	// eligible (wall time).
+	State  State     `json:"state"`
+	NextAt time.Time `json:"next_at"`
+	// Attempts counts write attempts sent; it only grows.
+	Attempts int `json:"attempts"`
 
-	HTTPStatus     int               `json:"http_status,omitempty"`     // last answer's status
-	ErrorCode      string            `json:"error_code,omitempty"`      // last Genesys error code
-	ErrorMessage   string            `json:"error_message,omitempty"`   // last error message
-	CorrelationIDs []string          `json:"correlation_ids,omitempty"` // every answer's ININ-Correlation-Id
-	Before         map[string]string `json:"before,omitempty"`          // values found before the change
-	VersionAfter   int               `json:"version_after,omitempty"`   // user version after the change
-	Verified       bool              `json:"verified,omitempty"`        // applied state confirmed by a re-read after a restart
-	History        []Attempt         `json:"history,omitempty"`         // each attempt's time and outcome
+	// HTTPStatus, ErrorCode and ErrorMessage describe the last answer.
+	HTTPStatus   int    `json:"http_status,omitempty"`
+	ErrorCode    string `json:"error_code,omitempty"`
+	ErrorMessage string `json:"error_message,omitempty"`
+	// CorrelationIDs holds every answer's ININ-Correlation-Id.
+	CorrelationIDs []string `json:"correlation_ids,omitempty"`
+	// Before holds the values found before the change, for audit and undo.
+	Before map[string]string `json:"before,omitempty"`
+	// VersionAfter is the user's version after the change.
+	VersionAfter int `json:"version_after,omitempty"`
+	// Verified says a re-read after a restart confirmed the applied state.
+	Verified bool `json:"verified,omitempty"`
+	// History records each attempt's time and outcome.
+	History []Attempt `json:"history,omitempty"`
 }
 
 // Attempt records one request made for an item.
 type Attempt struct {
 	At            time.Time `json:"at"`
-	Op            string    `json:"op"`             // "read", "patch", "move", "verify"
+	Op            string    `json:"op"`             // read, patch, move, verify, recover, retry
 	Status        int       `json:"status"`         // HTTP status; 0 when no answer came
 	Outcome       string    `json:"outcome"`        // "ok", or the genesys error class
 	Code          string    `json:"code,omitempty"` // Genesys error code
