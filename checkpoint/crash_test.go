@@ -1,16 +1,13 @@
 package checkpoint
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,13 +21,13 @@ import (
 
 	"github.com/gcbulk/gcbulk/genesys"
 	"github.com/gcbulk/gcbulk/genesys/sim"
+	"github.com/gcbulk/gcbulk/internal/e2etest"
 	"github.com/gcbulk/gcbulk/store"
 )
 
 // Crash test settings: the reference data, how much of the plan, how many
 // kills, and how long the resume loop may take.
 const (
-	crashDataDir  = "../../shared/data"
 	crashRows     = 3000
 	crashGhosts   = 2
 	crashKills    = 5
@@ -46,7 +43,6 @@ type crash struct {
 	url    string
 	ledger string
 	plan   string
-	env    []string
 
 	deadline time.Time // the resume loop's end
 	verified int       // items Recover verified
@@ -110,28 +106,18 @@ func (c *crash) interruptUntilDone(rng *rand.Rand) int {
 // setupCrash builds gcbulk, writes the plan and starts the simulator.
 func setupCrash(t *testing.T) *crash {
 	t.Helper()
-	dirFile := filepath.Join(crashDataDir, "directory.jsonl")
-	if _, err := os.Stat(dirFile); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("reference data %s is missing: %v", dirFile, err)
-		}
-		t.Skipf("reference data %s is missing: %v", dirFile, err)
-	}
+	dirFile := e2etest.SharedData(t, "directory.jsonl")
+	planFile := e2etest.SharedData(t, "plan-reorg.csv")
 
 	dir := t.TempDir()
-	c := &crash{t: t, dir: dir, bin: filepath.Join(dir, "gcbulk"),
+	c := &crash{t: t, dir: dir, bin: e2etest.BuildGcbulk(t),
 		ledger: filepath.Join(dir, "run.db"), plan: filepath.Join(dir, "plan.csv")}
-	c.env = append(os.Environ(),
-		genesys.EnvClientID+"="+sim.DefaultClientID,
-		genesys.EnvClientSecret+"="+sim.DefaultClientSecret,
-		genesys.EnvSecretFile+"=", genesys.EnvRegion+"=")
-
-	build := exec.Command("go", "build", "-o", c.bin, "../cmd/gcbulk")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "build gcbulk: %s", out)
-
-	c.writePlan(filepath.Join(crashDataDir, "plan-reorg.csv"))
-	c.url = c.startSim(dirFile)
+	c.writePlan(planFile)
+	// The simulator has latency, 5xx faults, ambiguous resets and another writer.
+	c.url = e2etest.StartSim(t, c.bin, "--directory", dirFile,
+		"--rate-limit", "15000/1m", "--latency", "15ms", "--jitter", "10ms",
+		"--error-rate", "0.01", "--reset-after-rate", "0.005",
+		"--edits-per-second", "20", "--seed", "11", "--log-level", "error")
 	return c
 }
 
@@ -169,33 +155,6 @@ func (c *crash) writePlan(src string) {
 	b.WriteString("00000000-dead-4000-8000-000000000001,,,,Ghost,,\r\n")
 	b.WriteString(",Nobody.Here@Example.com,,,Ghost,,\r\n")
 	require.NoError(c.t, os.WriteFile(c.plan, []byte(b.String()), 0o600))
-}
-
-// startSim starts `gcbulk sim` with latency, 5xx faults, ambiguous resets
-// and another writer, and returns its URL once it listens.
-func (c *crash) startSim(directory string) string {
-	cmd := exec.Command(c.bin, "sim", "--listen", "127.0.0.1:0", "--directory", directory,
-		"--rate-limit", "15000/1m", "--latency", "15ms", "--jitter", "10ms",
-		"--error-rate", "0.01", "--reset-after-rate", "0.005",
-		"--edits-per-second", "20", "--seed", "11", "--log-level", "error")
-	cmd.Env = c.env
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(c.t, err)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	require.NoError(c.t, cmd.Start())
-	c.t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-	})
-
-	r := bufio.NewReader(stdout)
-	line, err := r.ReadString('\n')
-	require.NoError(c.t, err, "sim stderr: %s", stderr.String())
-	go func() { _, _ = io.Copy(io.Discard, r) }()
-	url, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
-	require.True(c.t, ok, "sim said %q", line)
-	return url
 }
 
 // recover runs Recover in this process on the ledger a kill left, before
@@ -241,7 +200,7 @@ func (c *crash) run(delay time.Duration, sig syscall.Signal) session {
 		args = append(args, "--plan", c.plan)
 	}
 	cmd := exec.Command(c.bin, args...)
-	cmd.Env = c.env
+	cmd.Env = e2etest.SimEnv()
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 	require.NoError(c.t, cmd.Start())
@@ -305,7 +264,7 @@ func (c *crash) check(code int) {
 	plan := c.planRows()
 	require.Len(t, rows, len(plan), "one export record per plan row: no item lost")
 
-	users := c.simUsers()
+	users := e2etest.SimUsers(t, c.url)
 	byEmail := make(map[string]string, len(users))
 	for id, u := range users {
 		byEmail[strings.ToLower(u.Email)] = id
@@ -360,7 +319,7 @@ func (c *crash) checkRow(r exportRow, want map[string]string, u *genesys.User, e
 func (c *crash) checkStats(verified int, appliedPerUser map[string]int) {
 	t := c.t
 	var st sim.Stats
-	c.getJSON("/sim/stats", &st)
+	e2etest.GetJSON(t, c.url+"/sim/stats", &st)
 	t.Logf("sim: requests %d, patches applied %d, patches noop %d, users moved %d, "+
 		"moves noop %d, 429s %d, 5xx %d, resets after %d, concurrent edits %d, "+
 		"max patches per user %d", st.Requests, st.PatchesApplied, st.PatchesNoop,
@@ -384,19 +343,10 @@ func (c *crash) checkStats(verified int, appliedPerUser map[string]int) {
 // export returns the ledger's export, in plan order.
 func (c *crash) export() []exportRow {
 	cmd := exec.Command(c.bin, "export", "--ledger", c.ledger, "--format", "jsonl")
-	cmd.Env = c.env
+	cmd.Env = e2etest.SimEnv()
 	out, err := cmd.Output()
 	require.NoError(c.t, err, "export")
-	var rows []exportRow
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		var r exportRow
-		require.NoError(c.t, json.Unmarshal(sc.Bytes(), &r), "export line %q", sc.Text())
-		rows = append(rows, r)
-	}
-	require.NoError(c.t, sc.Err())
-	return rows
+	return e2etest.JSONLines[exportRow](c.t, out)
 }
 
 // planRows returns the plan's data rows as column → cell.
@@ -415,29 +365,4 @@ func (c *crash) planRows() []map[string]string {
 		out = append(out, row)
 	}
 	return out
-}
-
-// simUsers returns every simulated user by id.
-func (c *crash) simUsers() map[string]*genesys.User {
-	resp, err := http.Get(c.url + "/sim/users")
-	require.NoError(c.t, err)
-	defer resp.Body.Close()
-	require.Equal(c.t, http.StatusOK, resp.StatusCode)
-	users := map[string]*genesys.User{}
-	dec := json.NewDecoder(resp.Body)
-	for dec.More() {
-		u := &genesys.User{}
-		require.NoError(c.t, dec.Decode(u))
-		users[u.ID] = u
-	}
-	return users
-}
-
-// getJSON decodes the simulator's answer to GET path.
-func (c *crash) getJSON(path string, v any) {
-	resp, err := http.Get(c.url + path)
-	require.NoError(c.t, err)
-	defer resp.Body.Close()
-	require.Equal(c.t, http.StatusOK, resp.StatusCode)
-	require.NoError(c.t, json.NewDecoder(resp.Body).Decode(v))
 }

@@ -188,3 +188,49 @@ func testLogger(t *testing.T) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+func TestGovernor_LearnsFromFarAbove(t *testing.T) {
+	// --max-rate four times the limit, starting at it, as gcbulk-learn
+	// does: the first 429 must not cost several windows.
+	cases := []struct {
+		n      int
+		window time.Duration
+	}{
+		{300, 2 * time.Second},
+		{300, 5 * time.Second},
+		{300, 10 * time.Second},
+		{300, time.Minute},
+	}
+	for _, tc := range cases {
+		for _, sliding := range []bool{false, true} {
+			name := fmt.Sprintf("%d per %s sliding=%v", tc.n, tc.window, sliding)
+			t.Run(name, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					checkLearnsFast(t, tc.n, tc.window, sliding)
+				})
+			})
+		}
+	}
+}
+
+// checkLearnsFast runs for 20 windows from a ceiling four times the limit
+// and checks the delivered rate after the first two windows, and the 429s.
+func checkLearnsFast(t *testing.T, n int, window time.Duration, sliding bool) {
+	limit := float64(n) / window.Seconds()
+	g := NewGovernor(Config{MaxRate: 4 * limit, Rate: 4 * limit * 0.95, Concurrency: 16,
+		ParkAfter: 2 * time.Minute, Logger: testLogger(t)})
+	f := &fakeLimit{n: n, window: window, sliding: sliding, start: time.Now()}
+	d := 20 * window
+	c := runLimit(t, g, f, d)
+
+	skip := int(2 * window / time.Second)
+	ok, hits := c.from(skip)
+	delivered := float64(ok) / (d - 2*window).Seconds()
+	allOK, allHits := c.from(0)
+	st := g.Snapshot()
+	t.Logf("limit %.2f/s: delivered %.2f/s (%.1f%%) after 2 windows, 429s %d of %d after, "+
+		"%d of %d in all; learned %.2f, rate %.2f", limit, delivered, 100*delivered/limit,
+		hits, ok+hits, allHits, allOK+allHits, st.Limit, st.Rate)
+	require.GreaterOrEqual(t, delivered, 0.95*limit)
+	require.LessOrEqual(t, float64(allHits), 0.02*float64(allOK+allHits))
+}

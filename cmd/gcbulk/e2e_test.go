@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +16,7 @@ import (
 
 	"github.com/gcbulk/gcbulk/genesys"
 	"github.com/gcbulk/gcbulk/genesys/sim"
+	"github.com/gcbulk/gcbulk/internal/e2etest"
 	"github.com/gcbulk/gcbulk/store"
 )
 
@@ -26,15 +24,13 @@ import (
 // takes: enough for e-mail rows, moves, duplicates and unknown users.
 const e2eRows = 3000
 
-// e2eDataDir is the reference data, relative to this package.
-var e2eDataDir = filepath.Join("..", "..", "..", "shared", "data")
-
-// e2e drives the built binary.
+// e2e drives the built binary on the reference data.
 type e2e struct {
-	t   *testing.T
-	bin string
-	dir string
-	env []string
+	t         *testing.T
+	bin       string
+	dir       string
+	directory string // the reference directory.jsonl
+	planSrc   string // the reference plan-reorg.csv
 }
 
 func setupE2E(t *testing.T) *e2e {
@@ -42,29 +38,16 @@ func setupE2E(t *testing.T) *e2e {
 	if testing.Short() {
 		t.Skip("end-to-end test builds the binary and runs 3,000 rows; skipped with -short")
 	}
-	for _, f := range []string{"directory.jsonl", "plan-reorg.csv"} {
-		p := filepath.Join(e2eDataDir, f)
-		if _, err := os.Stat(p); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("reference data %s is missing: %v", p, err)
-			}
-			t.Skipf("reference data %s is missing (%v)", p, err)
-		}
-	}
-
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "gcbulk")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return &e2e{t: t, bin: bin, dir: dir, env: append(os.Environ(),
-		envClientID+"="+sim.DefaultClientID, envClientSecret+"="+sim.DefaultClientSecret,
-		envSecretFile+"=", envRegion+"=")}
+	directory := e2etest.SharedData(t, "directory.jsonl")
+	planSrc := e2etest.SharedData(t, "plan-reorg.csv")
+	return &e2e{t: t, bin: e2etest.BuildGcbulk(t), dir: t.TempDir(),
+		directory: directory, planSrc: planSrc}
 }
 
 // command returns gcbulk with args, ready to start.
 func (e *e2e) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(e.bin, args...)
-	cmd.Env = e.env
+	cmd.Env = e2etest.SimEnv()
 	return cmd
 }
 
@@ -83,35 +66,13 @@ func (e *e2e) exec(args ...string) (int, string, string) {
 	return 0, out.String(), errOut.String()
 }
 
-// startSim starts `gcbulk sim` on the reference directory and returns its
-// base URL once it says it is listening.
-func (e *e2e) startSim() string {
-	e.t.Helper()
-	cmd := e.command("sim", "--listen", "127.0.0.1:0", "--directory",
-		filepath.Join(e2eDataDir, "directory.jsonl"), "--rate-limit", "300/1s")
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(e.t, err)
-	cmd.Stderr = os.Stderr
-	require.NoError(e.t, cmd.Start())
-	e.t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-	})
-
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(e.t, err)
-	url, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
-	require.True(e.t, ok, "sim said %q", line)
-	return url
-}
-
 // writePlan writes the header and the first e2eRows data rows of the
 // reference plan as they are (BOM, CRLF, blank lines, quoting). When none
 // of the plan's unknown users falls in, it adds the first few rows naming
 // unknown users from further down, or made-up ones if there are none.
 func (e *e2e) writePlan(known map[string]string) (string, int) {
 	e.t.Helper()
-	raw, err := os.ReadFile(filepath.Join(e2eDataDir, "plan-reorg.csv"))
+	raw, err := os.ReadFile(e.planSrc)
 	require.NoError(e.t, err)
 
 	var head, later strings.Builder
@@ -156,7 +117,7 @@ func (e *e2e) writePlan(known map[string]string) (string, int) {
 
 func TestE2E_RunAgainstSimProcess(t *testing.T) {
 	e := setupE2E(t)
-	users, err := sim.LoadDirectory(filepath.Join(e2eDataDir, "directory.jsonl"))
+	users, err := sim.LoadDirectory(e.directory)
 	require.NoError(t, err)
 	// known maps each directory id and e-mail, lower-cased, to the user id.
 	known := map[string]string{}
@@ -166,7 +127,7 @@ func TestE2E_RunAgainstSimProcess(t *testing.T) {
 	plan, unknown := e.writePlan(known)
 	t.Logf("plan of %d rows, %d naming unknown users", e2eRows, unknown)
 
-	url := e.startSim()
+	url := e2etest.StartSim(t, e.bin, "--directory", e.directory, "--rate-limit", "300/1s")
 	ledger := filepath.Join(e.dir, "reorg.db")
 	run := e.command("run", "--ledger", ledger, "--plan", plan, "--api-url", url,
 		"--max-rate", "15000", "--concurrency", "16", "--progress", "lines")
@@ -211,9 +172,7 @@ func (e *e2e) checkExport(ledger, plan string, unknown int) {
 
 	rows := map[int]bool{}
 	notFound := 0
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var r exportRecord
-		require.NoError(e.t, json.Unmarshal([]byte(line), &r))
+	for _, r := range e2etest.JSONLines[exportRecord](e.t, []byte(out)) {
 		require.False(e.t, rows[r.Row], "row %d twice", r.Row)
 		rows[r.Row] = true
 		switch r.State {
@@ -233,24 +192,17 @@ func (e *e2e) checkExport(ledger, plan string, unknown int) {
 // checkUsers checks every user the plan names holds its desired values.
 func (e *e2e) checkUsers(url, plan string, known map[string]string) {
 	e.t.Helper()
-	resp, err := http.Get(url + "/sim/users")
-	require.NoError(e.t, err)
-	defer resp.Body.Close()
-	byID := map[string]genesys.User{}
-	dec := json.NewDecoder(resp.Body)
-	for dec.More() {
-		var u genesys.User
-		require.NoError(e.t, dec.Decode(&u))
-		byID[u.ID] = u
-	}
-
+	byID := e2etest.SimUsers(e.t, url)
 	checked := 0
-	_, err = store.ReadPlan(plan, func(r store.Row) error {
+	_, err := store.ReadPlan(plan, func(r store.Row) error {
 		id := known[strings.ToLower(r.Key)]
 		if id == "" {
 			return nil
 		}
 		u := byID[id]
+		if u == nil {
+			u = &genesys.User{} // holds nothing: every field below is reported
+		}
 		for f, v := range r.Fields {
 			if !u.Holds(f, v) {
 				e.t.Errorf("line %d: user %s %s is %q, want %q", r.Line, u.ID, f, u.Field(f), v)
