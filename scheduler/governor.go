@@ -58,6 +58,10 @@ const (
 	// tenant's window: the ceiling is hit from below within about ten
 	// windows, overshooting it by about half of fastProbe.
 	fastProbe = 0.01
+	// firstSlack is taken out of the first episode's span (see
+	// firstEstimate): Retry-After's rounding adds half of roundingSlack on
+	// average, so the guess is as often a little high as a little low.
+	firstSlack = roundingSlack / 2
 	// minEstimateSample is the fewest admitted requests a cycle needs.
 	minEstimateSample = 10
 	// maxIdleShare: a cycle where nobody waited on the limiter for more than
@@ -100,6 +104,7 @@ type Governor struct {
 	lastRaise     time.Time
 	lastWaited    time.Time
 	pauseUntil    time.Time
+	started       time.Time     // when Wait released the first request
 	releasedNew   int           // requests released since the last pause began
 	nextTurn      time.Time     // when the limiter frees its next turn
 	flight        flight        // requests in flight, for their mean latency
@@ -204,6 +209,9 @@ func (g *Governor) await(ctx context.Context, r *rate.Reservation, probe bool) (
 		}
 		d := r.DelayFrom(now)
 		if d <= 0 {
+			if g.started.IsZero() {
+				g.started = now
+			}
 			g.releasedNew++
 			g.requests++
 			g.noteFlight(now, 1)

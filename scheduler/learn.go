@@ -16,6 +16,7 @@ type cycle struct {
 	idle     time.Duration // time since start when nobody waited on the limiter
 	rate     float64       // rate set when the cycle began
 	known    bool          // whether a limit was known when it began
+	guess    bool          // whether that limit was firstEstimate's guess
 }
 
 // flight measures the requests' mean latency by Little's law: the time
@@ -96,16 +97,34 @@ func (g *Governor) admit() {
 // cycle in a row; a limit found by cutting is provisional (probed fast,
 // see raise) until the next 429.
 //
-// The first episode has no cycle: the rate drops by decreaseFactor and
-// the next episode measures one. The rate then settles targetMargin under
+// The first episode has no cycle: firstEstimate guesses the limit from
+// the traffic since the run began, as a provisional limit that the next
+// cycle refines (by a cut if the guess was high, exactly if the rate
+// rises into the ceiling from below); with too little traffic for a
+// guess the rate drops by decreaseFactor and the next episode measures
+// one. The rate then settles targetMargin under
 // the limit. Called with mu held.
 func (g *Governor) learn(now time.Time) {
 	r := g.rate
 	est, ok := g.cycleEstimate(now)
 	c := g.cycle
+	guess := false
 	switch {
+	case !ok && c.start.IsZero() && g.limit == 0:
+		est, guess = g.firstEstimate()
+		if guess {
+			g.limit, g.provisional = est, true
+		}
 	case ok && c.known && g.rose(now, r):
 		g.limit, g.provisional, g.streak = r, false, 0
+	case c.guess:
+		// The cycle began under firstEstimate's guess, which was a little
+		// high. Its own bound is too low under a sliding window (its pause
+		// was the first burst's debt), so cut as below, keeping a higher
+		// bound: a guess far too high (a partial first fixed window) is cut
+		// deeper each cycle.
+		g.cut(r)
+		g.limit = max(g.limit, min(est, r))
 	case ok && est < r:
 		if c.known {
 			// The cycle began at a rate under a learned limit, so its
@@ -119,9 +138,7 @@ func (g *Governor) learn(now time.Time) {
 	case ok:
 		// The bound says nothing (a window near Retry-After's one-second
 		// grain): cut the rate, deeper for each such cycle in a row.
-		cut := min((1-targetMargin)*float64(int(1)<<min(g.streak, 8)), 0.5)
-		g.limit, g.provisional = r*(1-cut), true
-		g.streak++
+		g.cut(r)
 	case g.limit > 0:
 		g.limit = min(g.limit, r)
 	}
@@ -135,7 +152,16 @@ func (g *Governor) learn(now time.Time) {
 		slog.Int("cycle_admitted", c.admitted), slog.Duration("cycle", now.Sub(c.start)),
 		slog.Duration("idle", c.idle), slog.Float64("limit", g.limit),
 		slog.Float64("rate", g.rate))
-	g.cycle = cycle{start: now, resume: g.pauseUntil, rate: g.rate, known: g.limit > 0}
+	g.cycle = cycle{start: now, resume: g.pauseUntil, rate: g.rate,
+		known: g.limit > 0, guess: guess}
+}
+
+// cut sets a provisional limit under the rate r at a 429, deeper for
+// each such cut in a row. Called with mu held.
+func (g *Governor) cut(r float64) {
+	cut := min((1-targetMargin)*float64(int(1)<<min(g.streak, 8)), 0.5)
+	g.limit, g.provisional = r*(1-cut), true
+	g.streak++
 }
 
 // rose reports whether the cycle ending at now with rate r rose into the
@@ -169,6 +195,28 @@ func (g *Governor) cycleEstimate(now time.Time) (float64, bool) {
 	slack := roundingSlack + g.flight.latency()
 	busy := max(length-c.idle-slack, length/2)
 	return float64(c.admitted) / busy.Seconds(), true
+}
+
+// firstEstimate returns the tenant limit the first episode suggests, at
+// its first 429, and false when too few answers came before it. The
+// answers admitted since the first request left, over the time from it
+// to the pause's end, estimate the limit: under a sliding window the
+// admitted requests leave it about when the pause ends, so the estimate
+// is about exact; under a fixed one the run may have begun partway into
+// a window, so it is an upper bound. Retry-After's rounding up to whole
+// seconds makes the pause up to roundingSlack too long: firstSlack of it
+// is taken out. Called with mu held, after the pause is set.
+func (g *Governor) firstEstimate() (float64, bool) {
+	c := g.cycle
+	if g.started.IsZero() || c.admitted < minEstimateSample {
+		return 0, false
+	}
+	span := g.pauseUntil.Sub(g.started)
+	if c.idle > time.Duration(float64(span)*maxIdleShare) {
+		return 0, false
+	}
+	span = max(span-firstSlack, span/2)
+	return float64(c.admitted) / span.Seconds(), true
 }
 
 // raise is the additive increase, applied per second of saturated sending:
