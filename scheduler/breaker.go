@@ -226,3 +226,11 @@ func (g *Governor) Restore(st GovernorState) {
 	g.requests = st.Requests
 	g.failures = st.Failures
 }
+
+// BreakerOpens returns how many times the circuit breaker has opened,
+// counting a failed probe that opens it again.
+func (g *Governor) BreakerOpens() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.breaker.opens
+}

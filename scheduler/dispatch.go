@@ -132,7 +132,9 @@ func (e *engine) read(items []*store.Item) (users map[string]genesys.User,
 	switch {
 	case errors.As(err, &pe):
 		e.unbusy(items)
-		e.sleep(pe.Until.Sub(e.s.clock.Now()))
+		if e.s.unreachable() == nil {
+			e.sleep(pe.Until.Sub(e.s.clock.Now()))
+		}
 		return nil, nil, nil
 	case e.ctx.Err() != nil:
 		e.unbusy(items)

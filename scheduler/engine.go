@@ -155,6 +155,10 @@ func (e *engine) send(items []*store.Item, release, sync bool) error {
 // readLoop is the reader: it runs until nothing is left or the run stops.
 func (e *engine) readLoop() {
 	for !e.stopping() {
+		if err := e.s.unreachable(); err != nil {
+			e.fail(err, false)
+			return
+		}
 		items, err := e.takeDue()
 		if err != nil {
 			e.fail(err, true)

@@ -34,3 +34,24 @@ func (e *ParkError) Error() string {
 
 // Unwrap returns ErrParked.
 func (e *ParkError) Unwrap() error { return ErrParked }
+
+// ErrUnreachable is wrapped by Run's error when no request of the session
+// ever got an answer (connection refused, DNS, TLS: no HTTP status at all)
+// and the breaker opened unreachableOpens times: the target is most likely
+// wrong or cut off. Nothing is lost; the run can be resumed.
+var ErrUnreachable = errors.New("api unreachable")
+
+// UnreachableError is the error Run returns when the API never answered.
+type UnreachableError struct {
+	Opens     int    // times the breaker opened
+	LastError string // the last transport failure
+}
+
+// Error says the API never answered and why, as far as is known.
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("%s: no answer after the breaker opened %d times: %s",
+		ErrUnreachable, e.Opens, e.LastError)
+}
+
+// Unwrap returns ErrUnreachable.
+func (e *UnreachableError) Unwrap() error { return ErrUnreachable }

@@ -24,6 +24,8 @@ type Scheduler struct {
 	log   *slog.Logger
 
 	reads, patches, moves, resolves atomic.Int64
+	answered                        atomic.Bool // a request of this session got an answer
+	opensAtStart                    int         // the breaker's opens when the session began
 
 	mu          sync.Mutex
 	counts      map[store.State]int
@@ -75,16 +77,20 @@ type Change struct {
 // Progress is a snapshot for the progress display and status.
 type Progress struct {
 	Counts      map[store.State]int
-	Done        int           // items in a terminal state
-	Total       int           // all items
-	Rate        float64       // current sending rate, requests per second
-	Limit       float64       // learned tenant limit, requests per second; 0 unknown
-	RateLimited int           // 429 answers seen
-	Breaker     string        // "closed", "open" or "half_open"
-	LastError   string        // the last transient failure's cause; "" when none
-	PauseUntil  time.Time     // end of a Retry-After pause; zero when none
-	Elapsed     time.Duration // over all sessions
-	ETA         time.Duration // estimate of the time left; 0 when unknown
+	Done        int     // items in a terminal state
+	Total       int     // all items
+	Rate        float64 // current sending rate, requests per second
+	Limit       float64 // learned tenant limit, requests per second; 0 unknown
+	RateLimited int     // 429 answers seen
+	Breaker     string  // "closed", "open" or "half_open"
+	LastError   string  // the last transient failure's cause; "" when none
+	// Paused is true while the breaker is not closed or no request of this
+	// session has got an answer yet: Rate is then what sending will resume
+	// at, not what is sent, and there is no ETA.
+	Paused     bool
+	PauseUntil time.Time     // end of a Retry-After pause; zero when none
+	Elapsed    time.Duration // over all sessions
+	ETA        time.Duration // estimate of the time left; 0 when unknown
 }
 
 // New returns a scheduler for a ledger opened with store.Open, sending
@@ -97,15 +103,16 @@ func New(l *store.Ledger, api API, gov *Governor, cfg Config) *Scheduler {
 // NewWithLedger is New for any Ledger.
 func NewWithLedger(l Ledger, api API, gov *Governor, cfg Config) *Scheduler {
 	cfg = cfg.withDefaults()
-	return &Scheduler{
+	s := &Scheduler{
 		l:      l,
-		api:    api,
 		gov:    gov,
 		cfg:    cfg,
 		clock:  cfg.Clock,
 		log:    cfg.Logger,
 		counts: map[store.State]int{},
 	}
+	s.api = answerWatch{API: api, answered: &s.answered}
+	return s
 }
 
 // Run resolves e-mail keys if that is not done yet, then applies every due
@@ -169,6 +176,7 @@ func (s *Scheduler) start() error {
 	s.started = s.clock.Now()
 	s.doneAtStart = doneOf(s.counts)
 	s.mu.Unlock()
+	s.opensAtStart = s.gov.BreakerOpens()
 	return nil
 }
 
@@ -323,9 +331,11 @@ func (s *Scheduler) Progress() Progress {
 
 	p.Rate, p.Limit, p.RateLimited, p.Breaker = g.Rate, g.Limit, g.RateLimited, g.Breaker
 	p.PauseUntil, p.Elapsed, p.LastError = g.PauseUntil, total, g.LastError
+	p.Paused = g.Breaker != breakerNames[breakerClosed] || !s.answered.Load()
 	left := p.Total - p.Done
 	switch {
-	case left == 0:
+	case left == 0, p.Paused:
+		// Nothing is moving, or nothing has shown it can: any guess misleads.
 	case perSec > 0:
 		p.ETA = time.Duration(float64(left) / perSec * float64(time.Second))
 	case g.Rate > 0:

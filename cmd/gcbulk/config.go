@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -119,7 +120,27 @@ func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
 // credentials builds the API client configuration from the environment,
 // the --client-id and --region overrides and --api-url. The secret comes
 // only from the environment (or the file it names), never from a flag.
-func credentials(c *cli.Context, e *env) (genesys.Config, error) {
+//
+// When neither gives a target, the one recorded (the ledger's settings:
+// api_url or region) is used; fromLedger then reports true.
+func credentials(c *cli.Context, e *env, recorded map[string]string) (cfg genesys.Config,
+	fromLedger bool, err error) {
+	cfg, err = baseCredentials(c, e)
+	if err != nil {
+		return genesys.Config{}, false, err
+	}
+	if cfg.Region == "" && cfg.APIURL == "" {
+		cfg.APIURL, cfg.Region = recorded["api_url"], recorded["region"]
+		fromLedger = cfg.APIURL != "" || cfg.Region != ""
+	}
+	if err := checkCredentials(cfg); err != nil {
+		return genesys.Config{}, false, err
+	}
+	return cfg, fromLedger, nil
+}
+
+// baseCredentials reads the environment and the flags that override it.
+func baseCredentials(c *cli.Context, e *env) (genesys.Config, error) {
 	cfg, err := genesys.ConfigFromEnv(e.getenv)
 	if err != nil {
 		return genesys.Config{}, usageErrorf("read credentials: %w", err)
@@ -133,20 +154,24 @@ func credentials(c *cli.Context, e *env) (genesys.Config, error) {
 	if v := c.String("api-url"); v != "" {
 		cfg.APIURL = v
 	}
+	return cfg, nil
+}
 
+// checkCredentials says what is missing or wrong in cfg.
+func checkCredentials(cfg genesys.Config) error {
 	if cfg.ClientID == "" || cfg.ClientSecret == "" {
-		return genesys.Config{}, usageErrorf("missing credentials: set %s and %s (or %s "+
+		return usageErrorf("missing credentials: set %s and %s (or %s "+
 			"naming a file that holds the secret); --client-id may replace the first",
 			envClientID, envClientSecret, envSecretFile)
 	}
 	if cfg.Region == "" && cfg.APIURL == "" {
-		return genesys.Config{}, usageErrorf("missing region: set %s or --region to one of: %s",
+		return usageErrorf("missing region: set %s or --region to one of: %s",
 			envRegion, regionList())
 	}
 	if _, _, err := genesys.ResolveBase(cfg.Region, cfg.APIURL); err != nil {
-		return genesys.Config{}, usageErrorf("check region and api url: %w", err)
+		return usageErrorf("check region and api url: %w", err)
 	}
-	return cfg, nil
+	return nil
 }
 
 // regionList returns the valid region codes, sorted and comma-separated.
@@ -188,12 +213,48 @@ func fileExists(path string) (bool, error) {
 // ledger before saying who holds it.
 const lockWait = time.Second
 
+// ledgerExists reports whether a ledger file is at path; a directory there
+// is a usage error that says so.
+func ledgerExists(path string) (bool, error) {
+	st, err := os.Stat(path)
+	switch {
+	case os.IsNotExist(err):
+		return false, nil
+	case err != nil:
+		return false, exitWith(exitUsage, fmt.Errorf("check %s: %w", path, err))
+	case st.IsDir():
+		return false, usageErrorf("--ledger %s is a directory: name the ledger file "+
+			"inside it, e.g. %s", path, shellQuote(filepath.Join(path, "run.db")))
+	}
+	return true, nil
+}
+
+// recordedSettings returns the run settings of the ledger at path, or nil
+// when there is none or it cannot be read now (the caller reports that
+// when it opens the ledger for real).
+func recordedSettings(path string) map[string]string {
+	if ok, err := ledgerExists(path); !ok || err != nil {
+		return nil
+	}
+	l, err := store.Open(path, store.Options{LockTimeout: 200 * time.Millisecond,
+		ReadOnly: true})
+	if err != nil {
+		return nil
+	}
+	defer l.Close()
+	m, err := l.Meta()
+	if err != nil {
+		return nil
+	}
+	return m.Settings
+}
+
 // openLedger opens an existing ledger, read-only for inspection commands,
 // with errors that say what to do next.
 func openLedger(path string, readOnly bool) (*store.Ledger, error) {
-	ok, err := fileExists(path)
+	ok, err := ledgerExists(path)
 	if err != nil {
-		return nil, exitWith(exitUsage, err)
+		return nil, err
 	}
 	if !ok {
 		return nil, usageErrorf("no ledger at %s: check the path, or start a run with "+

@@ -43,6 +43,7 @@ type progressView struct {
 	RateLimited int           // 429 answers so far
 	Breaker     string        // closed, open or half_open
 	LastError   string        // the last transient failure's cause
+	Paused      bool          // sending held: breaker not closed, or no answer yet
 	Elapsed     time.Duration // since the run started
 	ETA         time.Duration // 0 when unknown
 }
@@ -75,7 +76,7 @@ func summaryLine(v progressView) string {
 		fmt.Fprintf(&b, " (%d%%)", v.Done*100/v.Total)
 	}
 	fmt.Fprintf(&b, " applied=%d unchanged=%d failed=%d", v.Applied, v.Unchanged, v.Failed)
-	fmt.Fprintf(&b, " rate=%s limit=%s 429s=%d", perMinute(v.Rate), perMinute(v.Limit),
+	fmt.Fprintf(&b, " rate=%s limit=%s 429s=%d", rateText(v), perMinute(v.Limit),
 		v.RateLimited)
 	if v.Breaker != "" {
 		fmt.Fprintf(&b, " breaker=%s", v.Breaker)
@@ -96,11 +97,21 @@ func perMinute(perSec float64) string {
 	return fmt.Sprintf("%.0f/min", perSec*60)
 }
 
-// etaText formats the estimated time left.
+// rateText formats the sending rate, or says sending is paused.
+func rateText(v progressView) string {
+	if v.Paused {
+		return "paused"
+	}
+	return perMinute(v.Rate)
+}
+
+// etaText formats the estimated time left: "-" while sending is paused.
 func etaText(v progressView) string {
 	switch {
 	case v.Total > 0 && v.Done >= v.Total:
 		return "0s"
+	case v.Paused:
+		return "-"
 	case v.ETA <= 0:
 		return "unknown"
 	}
@@ -195,7 +206,7 @@ func updateBar(bar *progressbar.ProgressBar, v progressView) {
 // barText is the bar's description: outcomes, rate, 429s, breaker, ETA.
 func barText(v progressView) string {
 	s := fmt.Sprintf("applied %d · unchanged %d · failed %d · %s (limit %s) · 429s %d",
-		v.Applied, v.Unchanged, v.Failed, perMinute(v.Rate), perMinute(v.Limit), v.RateLimited)
+		v.Applied, v.Unchanged, v.Failed, rateText(v), perMinute(v.Limit), v.RateLimited)
 	if v.Breaker != "" && v.Breaker != "closed" {
 		s += " · breaker " + v.Breaker
 	}

@@ -30,6 +30,13 @@ func TestSummaryLine(t *testing.T) {
 			want: []string{"0/10 done (0%)", "rate=-", "limit=-", "eta=unknown"},
 		},
 		{
+			name: "paused",
+			v: progressView{Done: 0, Total: 20, Rate: 4.75, Breaker: "open", Paused: true,
+				ETA: 4 * time.Second, LastError: "connection refused"},
+			want: []string{"rate=paused", "breaker=open", "eta=-",
+				`last_error="connection refused"`},
+		},
+		{
 			name: "finished",
 			v:    progressView{Done: 10, Total: 10, Applied: 10},
 			want: []string{"10/10 done (100%)", "eta=0s"},

@@ -95,6 +95,9 @@ type runParams struct {
 	progress string // resolved: bar, lines or none
 	log      *slog.Logger
 	resume   string // the command that resumes this run
+	// resumeFix resumes it once the target or the credentials are fixed:
+	// the target's value is a placeholder, never the one that failed.
+	resumeFix string
 }
 
 func runAction(c *cli.Context, e *env) error {
@@ -120,9 +123,13 @@ func runParamsOf(c *cli.Context, e *env) (runParams, error) {
 	if err != nil {
 		return p, err
 	}
-	api, err := credentials(c, e)
+	api, fromLedger, err := credentials(c, e, recordedSettings(p.ledger))
 	if err != nil {
 		return p, err
+	}
+	if fromLedger {
+		log.Info("no --api-url or --region given: using the target the ledger records",
+			"api_host", apiHost(api))
 	}
 
 	p.log = log
@@ -140,7 +147,11 @@ func runParamsOf(c *cli.Context, e *env) (runParams, error) {
 		DryRun:      c.Bool(flagDryRun),
 		Logger:      log,
 	}
-	p.resume = resumeCommand(c)
+	p.resume = resumeCommand(c, "")
+	p.resumeFix = resumeCommand(c, "<REGION>")
+	if api.APIURL != "" {
+		p.resumeFix = resumeCommand(c, "<URL>")
+	}
 	return p, nil
 }
 
@@ -160,6 +171,10 @@ func checkRunFlags(c *cli.Context) error {
 		return usageErrorf("--max-attempts %d: give 1 to 100", n)
 	}
 	if plan := c.String(flagPlan); plan != "" {
+		if st, err := os.Stat(plan); err == nil && st.IsDir() {
+			return usageErrorf("read plan %s: is a directory; give the plan file "+
+				"(.csv, .jsonl or .ndjson)", plan)
+		}
 		if _, err := planFormatOf(plan); err != nil {
 			return err
 		}
@@ -168,12 +183,21 @@ func checkRunFlags(c *cli.Context) error {
 }
 
 // resumeCommand is the command that resumes this run: the same flags,
-// less the plan (the ledger holds it) and --dry-run.
-func resumeCommand(c *cli.Context) string {
+// less the plan (the ledger holds it) and --dry-run. A non-empty target
+// ("<URL>" or "<REGION>") replaces the target flags with a placeholder for
+// the user to fill in.
+func resumeCommand(c *cli.Context, target string) string {
 	parts := []string{"gcbulk", "run", "--" + flagLedger, shellQuote(c.String(flagLedger))}
+	switch target {
+	case "<URL>":
+		parts = append(parts, "--"+flagAPIURL, target)
+	case "<REGION>":
+		parts = append(parts, "--"+flagRegion, target)
+	}
 	for _, name := range []string{flagAPIURL, flagRegion, flagClientID, flagMaxRate,
 		flagConcurrency, flagMaxAttempts} {
-		if c.IsSet(name) {
+		isTarget := name == flagAPIURL || name == flagRegion
+		if c.IsSet(name) && !(isTarget && target != "") {
 			parts = append(parts, "--"+name, shellQuote(flagText(c, name)))
 		}
 	}
@@ -194,9 +218,9 @@ func flagText(c *cli.Context, name string) string {
 // prepareLedger opens the run's ledger, importing the plan into a new one
 // or checking that a resumed ledger was started with the same plan.
 func prepareLedger(p runParams) (*store.Ledger, *store.ImportSummary, error) {
-	exists, err := fileExists(p.ledger)
+	exists, err := ledgerExists(p.ledger)
 	if err != nil {
-		return nil, nil, exitWith(exitUsage, err)
+		return nil, nil, err
 	}
 	if exists {
 		l, err := openLedger(p.ledger, false)
@@ -207,7 +231,7 @@ func prepareLedger(p runParams) (*store.Ledger, *store.ImportSummary, error) {
 			l.Close()
 			return nil, nil, err
 		}
-		if err := checkSameTarget(l, p.api); err != nil {
+		if err := checkSameTarget(l, p); err != nil {
 			l.Close()
 			return nil, nil, err
 		}
@@ -268,19 +292,70 @@ func checkSamePlan(l *store.Ledger, plan string) error {
 }
 
 // checkSameTarget refuses to resume a ledger against another API target
-// than the one it was started with: a ledger belongs to one org.
-func checkSameTarget(l *store.Ledger, api genesys.Config) error {
+// than the one it was started with: a ledger belongs to one org. A ledger
+// no answer ever came to (a wrong --api-url, refused credentials) may take
+// the new target, which it then records.
+func checkSameTarget(l *store.Ledger, p runParams) error {
 	m, err := l.Meta()
 	if err != nil {
 		return exitWith(exitUsage, fmt.Errorf("read ledger: %w", err))
 	}
-	was, now := targetOf(m.Settings), targetOf(runSettings(runParams{api: api}))
-	if was == "" || was == now {
+	now := runSettings(runParams{api: p.api})
+	was := targetOf(m.Settings)
+	if was == "" || was == targetOf(now) {
 		return nil
+	}
+	if fresh, err := neverAnswered(l); err == nil && fresh {
+		p.log.Info("the ledger never got an answer from its first target: recording the new one",
+			"was", was, "now", targetOf(now))
+		return retarget(l, now)
 	}
 	return usageErrorf("ledger %s belongs to %s but this run targets %s: a ledger belongs "+
 		"to one org; resume it with the same target, or start a new --ledger for another org",
-		l.Path(), was, now)
+		l.Path(), was, targetOf(now))
+}
+
+// neverAnswered reports whether every item is waiting with no answer from
+// any API in its history: nothing of the ledger touched an org yet.
+func neverAnswered(l *store.Ledger) (bool, error) {
+	counts, err := l.Counts()
+	if err != nil {
+		return false, fmt.Errorf("count items: %w", err)
+	}
+	for s, n := range counts {
+		if s != store.Waiting && n > 0 {
+			return false, nil
+		}
+	}
+	fresh := true
+	err = l.EachInState(store.Waiting, func(it *store.Item) error {
+		for _, a := range it.History {
+			if a.Status != 0 {
+				fresh = false
+			}
+		}
+		return nil
+	})
+	return fresh, err
+}
+
+// retarget records the target in now as the ledger's.
+func retarget(l *store.Ledger, now map[string]string) error {
+	err := l.SetMeta(func(m *store.RunMeta) {
+		if m.Settings == nil {
+			m.Settings = map[string]string{}
+		}
+		for _, k := range []string{"api_host", "api_url", "region"} {
+			delete(m.Settings, k)
+			if v := now[k]; v != "" {
+				m.Settings[k] = v
+			}
+		}
+	})
+	if err != nil {
+		return exitWith(exitUsage, fmt.Errorf("record the new target: %w", err))
+	}
+	return nil
 }
 
 // targetOf names the API target recorded in run settings.
@@ -348,14 +423,33 @@ func withoutUserinfo(raw string) string {
 	return u.String()
 }
 
-// resumeHint is the command that resumes a ledger, with the --api-url it
-// was run with, if any.
+// Defaults of the run flags, as recorded in a ledger's settings.
+const (
+	defaultMaxRate     = "300"
+	defaultConcurrency = "8"
+	defaultMaxAttempts = "8"
+)
+
+// resumeHint is the command that resumes a ledger: with the target it was
+// run against (--api-url or --region) and the limits it was run with, where
+// they differ from the defaults.
 func resumeHint(path string, settings map[string]string) string {
-	cmd := "gcbulk run --" + flagLedger + " " + shellQuote(path)
+	parts := []string{"gcbulk", "run", "--" + flagLedger, shellQuote(path)}
 	if u := settings["api_url"]; u != "" {
-		cmd += " --" + flagAPIURL + " " + shellQuote(u)
+		parts = append(parts, "--"+flagAPIURL, shellQuote(u))
+	} else if r := settings["region"]; r != "" {
+		parts = append(parts, "--"+flagRegion, shellQuote(r))
 	}
-	return cmd
+	for _, f := range []struct{ key, flag, def string }{
+		{"max_rate_per_min", flagMaxRate, defaultMaxRate},
+		{"concurrency", flagConcurrency, defaultConcurrency},
+		{"max_attempts", flagMaxAttempts, defaultMaxAttempts},
+	} {
+		if v := settings[f.key]; v != "" && v != f.def {
+			parts = append(parts, "--"+f.flag, shellQuote(v))
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // watchSignals cancels the run on the first SIGINT or SIGTERM and exits

@@ -147,17 +147,32 @@ func runError(err error, p runParams, res runResult) error {
 		}
 		return exitWith(exitInterrupted, fmt.Errorf("interrupted with %d of %d items done; "+
 			"resume with: %s", done, total, p.resume))
+	case errors.Is(err, scheduler.ErrUnreachable):
+		return exitWith(exitInterrupted, unreachableError(err, p))
 	case errors.Is(err, genesys.ErrTokenEndpoint):
-		return exitWith(exitAuth, fmt.Errorf("%w\ncheck --%s (the token URL is the API URL "+
-			"plus /oauth/token) or --%s; then resume with: %s", err, flagAPIURL, flagRegion,
-			p.resume))
+		return exitWith(exitAuth, fmt.Errorf("%w\nfix --%s (the token URL is the API URL "+
+			"plus /oauth/token) or --%s, then: %s", err, flagAPIURL, flagRegion,
+			p.resumeFix))
 	case exitCode(err) == exitAuth:
-		return exitWith(exitAuth, fmt.Errorf("%w\ncheck the OAuth client id and secret "+
-			"(%s, %s) and the client's roles; then resume with: %s", err, envClientID,
-			envClientSecret, p.resume))
+		return exitWith(exitAuth, fmt.Errorf("%w\nfix the OAuth client id and secret "+
+			"(%s, %s) or the client's roles (or --%s/--%s if this is the wrong org), "+
+			"then: %s", err, envClientID, envClientSecret, flagAPIURL, flagRegion,
+			p.resumeFix))
 	}
 	return exitWith(exitInterrupted, fmt.Errorf("run stopped: %w\nthe ledger records "+
 		"everything done so far; fix the cause and resume with: %s", err, p.resume))
+}
+
+// unreachableError says the API never answered this session, and how to
+// go on: the ledger is intact and resumable.
+func unreachableError(err error, p runParams) error {
+	last := err.Error()
+	var ue *scheduler.UnreachableError
+	if errors.As(err, &ue) && ue.LastError != "" {
+		last = ue.LastError
+	}
+	return fmt.Errorf("cannot reach the API at %s: %s; check --%s/--%s and the network, "+
+		"then resume with: %s", apiHost(p.api), last, flagAPIURL, flagRegion, p.resume)
 }
 
 // apiHost names the API host for logs: never a URL's user info.
@@ -176,7 +191,7 @@ func viewOf(p scheduler.Progress) progressView {
 	v := progressView{
 		Counts: p.Counts, Done: p.Done, Total: p.Total, Rate: p.Rate, Limit: p.Limit,
 		RateLimited: p.RateLimited, Breaker: p.Breaker, LastError: p.LastError,
-		Elapsed: p.Elapsed, ETA: p.ETA,
+		Elapsed: p.Elapsed, ETA: p.ETA, Paused: p.Paused,
 		Applied: p.Counts[store.Applied], Unchanged: p.Counts[store.Unchanged],
 	}
 	for s, n := range p.Counts {
@@ -251,7 +266,7 @@ func (lv *live) write(running bool, outcome string) {
 		Plan: lv.plan, Done: v.Done, Total: v.Total, Counts: map[string]int{},
 		RatePerMin: v.Rate * 60, LimitPerMin: v.Limit * 60, RateLimited: v.RateLimited,
 		Breaker: v.Breaker, LastError: v.LastError, ElapsedSec: v.Elapsed.Seconds(),
-		ETASec: v.ETA.Seconds(),
+		ETASec: v.ETA.Seconds(), Paused: v.Paused,
 	}
 	fillCounts(&snap, v.Counts)
 	snap.RecentErrors = lv.recentErrors(v.Failed)

@@ -160,6 +160,12 @@ func TestRun_Resume(t *testing.T) {
 		require.Equal(t, exitFailed, res.code, res.stderr)
 	})
 
+	t.Run("target from the ledger", func(t *testing.T) {
+		res := s.run("run", "--ledger", s.ledger, "--progress", "none")
+		require.Equal(t, exitFailed, res.code, res.stderr)
+		require.Contains(t, res.stderr, "using the target the ledger records")
+	})
+
 	t.Run("different plan", func(t *testing.T) {
 		other := s.write("other.csv", "id,title\n"+idA+",Boss\n")
 		res := s.run("run", "--ledger", s.ledger, "--plan", other, "--api-url", s.url)
@@ -214,6 +220,8 @@ func TestRun_BadCredentials(t *testing.T) {
 	res := s.run(s.runArgs()...)
 	require.Equal(t, exitAuth, res.code, res.stderr)
 	require.Contains(t, res.stderr, "GENESYSCLOUD_OAUTHCLIENT_SECRET")
+	require.Contains(t, res.stderr, "then: gcbulk run --ledger "+s.ledger+" --api-url <URL>")
+	require.NotContains(t, res.stderr, "--api-url "+s.url, "no guess at the target")
 	require.NotContains(t, res.stderr+res.stdout, "wrong-secret-value")
 }
 
@@ -223,7 +231,9 @@ func TestRun_TokenEndpointNotFound(t *testing.T) {
 		"--progress", "none", "--log-level", "warn")
 	require.Equal(t, exitAuth, res.code, res.stderr)
 	require.Contains(t, res.stderr, "token endpoint not found at "+s.url+"/api/oauth/token")
-	require.Contains(t, res.stderr, "check --api-url")
+	require.Contains(t, res.stderr, "fix --api-url")
+	require.Contains(t, res.stderr, "then: gcbulk run --ledger "+s.ledger+" --api-url <URL>")
+	require.NotContains(t, res.stderr, "--api-url "+s.url, "the bad URL is not repeated")
 	require.NotContains(t, res.stderr, "client id and secret")
 }
 
@@ -259,6 +269,14 @@ func TestRun_Interrupt(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "interrupted", snap.Outcome)
 	require.Less(t, snap.Done, snap.Total)
+
+	// Status on the free ledger says how to resume, with the same target and rate.
+	st := s.run("status", "--ledger", s.ledger)
+	require.Equal(t, exitOK, st.code, st.stderr)
+	require.Contains(t, st.stdout, "last run interrupted")
+	require.Contains(t, st.stdout, "resume     gcbulk run --ledger "+s.ledger+
+		" --api-url "+s.url+" --max-rate 1200")
+	require.Contains(t, st.stdout, "rate       ")
 
 	// Resuming finishes the job.
 	res = s.run("run", "--ledger", s.ledger, "--api-url", s.url, "--max-rate", "1200",

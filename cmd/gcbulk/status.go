@@ -43,6 +43,7 @@ type statusSnapshot struct {
 	RatePerMin   float64        `json:"rate_per_min"`
 	LimitPerMin  float64        `json:"limit_per_min"`
 	RateLimited  int            `json:"rate_limited"`
+	Paused       bool           `json:"paused,omitempty"` // sending held back
 	Breaker      string         `json:"breaker,omitempty"`
 	LastError    string         `json:"last_error,omitempty"` // last transient failure's cause
 	Resume       string         `json:"resume,omitempty"`     // the command that resumes it
@@ -100,9 +101,9 @@ func statusAction(c *cli.Context, e *env) error {
 // readStatus reads a ledger's status: from the ledger when it is free,
 // from the run's snapshot when a run holds it.
 func readStatus(path string) (statusSnapshot, error) {
-	ok, err := fileExists(path)
+	ok, err := ledgerExists(path)
 	if err != nil {
-		return statusSnapshot{}, exitWith(exitUsage, err)
+		return statusSnapshot{}, err
 	}
 	if !ok {
 		return statusSnapshot{}, usageErrorf("no ledger at %s: check the path", path)
@@ -122,18 +123,34 @@ func readStatus(path string) (statusSnapshot, error) {
 	if err != nil {
 		return statusSnapshot{}, exitWith(exitUsage, err)
 	}
-	// The checkpoint keeps the rate the run had learned; the last snapshot
-	// says how the run ended.
-	if cp, err := checkpoint.Load(l); err == nil {
+	lastKnown(&snap, l, path)
+	return snap, nil
+}
+
+// lastKnown fills in the rate, limit, breaker and last error the last run
+// left: from the checkpoint, or from the last snapshot when that is newer
+// (the final snapshot is written after the last commit, and a run that
+// never reached the API may have no checkpoint at all). Only the snapshot
+// knows the last error.
+func lastKnown(snap *statusSnapshot, l *store.Ledger, path string) {
+	cp, cpErr := checkpoint.Load(l)
+	if cpErr == nil {
 		snap.RatePerMin, snap.LimitPerMin = cp.Rate*60, cp.Limit*60
 		snap.RateLimited, snap.Breaker = cp.RateLimited, cp.Breaker
 		snap.ElapsedSec = cp.Elapsed.Seconds()
 	}
-	if last, err := loadSnapshot(statusPath(path)); err == nil {
-		snap.UpdatedAt, snap.Outcome = last.UpdatedAt, last.Outcome
-		snap.PID, snap.Running = last.PID, last.Running
+	last, err := loadSnapshot(statusPath(path))
+	if err != nil {
+		return
 	}
-	return snap, nil
+	snap.UpdatedAt, snap.Outcome = last.UpdatedAt, last.Outcome
+	snap.PID, snap.Running = last.PID, last.Running
+	snap.LastError, snap.Paused = last.LastError, last.Paused
+	if cpErr != nil || !last.UpdatedAt.Before(cp.UpdatedAt) {
+		snap.RatePerMin, snap.LimitPerMin = last.RatePerMin, last.LimitPerMin
+		snap.RateLimited, snap.Breaker = last.RateLimited, last.Breaker
+		snap.ElapsedSec = max(snap.ElapsedSec, last.ElapsedSec)
+	}
 }
 
 // liveStatus reads the snapshot of the run that holds the ledger.
@@ -277,8 +294,12 @@ func printStatus(w io.Writer, s statusSnapshot, now time.Time) {
 		}
 	}
 	if s.RatePerMin > 0 || s.LimitPerMin > 0 {
+		rate := perMinute(s.RatePerMin / 60)
+		if s.Paused {
+			rate = "paused at " + rate
+		}
 		fmt.Fprintf(w, "rate       %s (learned limit %s), 429s %d\n",
-			perMinute(s.RatePerMin/60), perMinute(s.LimitPerMin/60), s.RateLimited)
+			rate, perMinute(s.LimitPerMin/60), s.RateLimited)
 	}
 	if s.Breaker != "" {
 		fmt.Fprintf(w, "breaker    %s\n", s.Breaker)
@@ -286,8 +307,11 @@ func printStatus(w io.Writer, s statusSnapshot, now time.Time) {
 	if s.LastError != "" {
 		fmt.Fprintf(w, "last error %s\n", s.LastError)
 	}
-	if s.Live && s.ETASec > 0 {
+	if s.Live && s.ETASec > 0 && !s.Paused {
 		fmt.Fprintf(w, "eta        %s\n", (time.Duration(s.ETASec) * time.Second).String())
+	}
+	if !s.Live && s.Done < s.Total {
+		fmt.Fprintf(w, "resume     %s\n", s.resumeCommand())
 	}
 	printRecentErrors(w, s.RecentErrors)
 }
@@ -315,7 +339,7 @@ func runState(s statusSnapshot, now time.Time) string {
 			s.UpdatedAt.Format(time.RFC3339), age)
 	case s.Running:
 		return fmt.Sprintf("not running; the last run (pid %d) ended without a final status "+
-			"(killed?): resume with `%s`", s.PID, s.resumeCommand())
+			"(killed?)", s.PID)
 	case s.Outcome != "":
 		return fmt.Sprintf("not running; last run %s at %s", s.Outcome,
 			s.UpdatedAt.Format(time.RFC3339))
