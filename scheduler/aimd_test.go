@@ -191,8 +191,9 @@ func testLogger(t *testing.T) *slog.Logger {
 
 func TestGovernor_LearnsFromFarAbove(t *testing.T) {
 	// --max-rate four times the limit, starting at it, as gcbulk-learn
-	// does: the first 429 must not cost several windows. A run beginning late in a fixed window (into: the share of it gone)
-	// overestimates the limit at the first 429: that guess must come down.
+	// does: the first 429 must not cost several windows. A run beginning
+	// late in a fixed window (into: the share of it gone) overestimates the
+	// limit at the first 429: that guess must come down.
 	cases := []struct {
 		n      int
 		window time.Duration

@@ -22,14 +22,14 @@ func exportCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "export",
 		Usage: "write the audit record of a run, one record per plan row",
-		Description: "Reads the ledger (read-only, but it must be free: while a run holds it,\n" +
-			"stop the run, or use `gcbulk status` while it runs) and writes one record per\n" +
-			"plan row, ordered by plan line: row, user_id, key, state, attempts,\n" +
-			"http_status, error_code,\n" +
+		Description: "Reads the ledger and writes one record per plan row, ordered by plan\n" +
+			"line: row, user_id, key, state, attempts, http_status, error_code,\n" +
 			"error_message, correlation_id (of the last answer), verified, and for each\n" +
 			"changed field the value found before and the value the plan asked for (in\n" +
-			"effect only when state is applied). CSV has columns <field>_before,<field>_after\n" +
-			"for every field; JSON Lines has an object \"changes\": {field: {before, after}}.\n" +
+			"effect only when state is applied). The ledger is only read, but it must be\n" +
+			"free: while a run holds it, stop the run, or use `gcbulk status` instead.\n\n" +
+			"CSV has columns <field>_before,<field>_after for every field; JSON Lines has\n" +
+			"an object \"changes\": {field: {before, after}}.\n" +
 			"A row merged with an identical earlier row gets a record of its own.\n\n" +
 			"--format defaults to csv, or to the --output file's extension (.csv, .jsonl).\n" +
 			"Output goes to stdout unless --output is given.\n\n" +
