@@ -16,9 +16,9 @@ type Config struct {
 	// MinRate is the floor the rate never goes under. Default 0.2.
 	MinRate float64
 	// MaxRate is the limit as the user knows it, in requests per second.
-	// Default 5 (the documented 300 a minute). The governor sends at most 3%
-	// under it, and lower when 429s show the real limit is lower. Raise it
-	// when the org's limit is higher.
+	// Default 5 (the documented 300 a minute). The governor never sends
+	// faster than 3% under it (targetMargin), and slower when 429s show the
+	// real limit is lower. Raise it when the org's limit is higher.
 	MaxRate float64
 	// Concurrency bounds requests in flight. Default 8.
 	Concurrency int

@@ -102,8 +102,8 @@ func (g *Governor) admit() {
 // cycle refines (by a cut if the guess was high, exactly if the rate
 // rises into the ceiling from below); with too little traffic for a
 // guess the rate drops by decreaseFactor and the next episode measures
-// one. The rate then settles targetMargin under
-// the limit. Called with mu held.
+// one. The rate then settles targetMargin under the limit. Called with mu
+// held.
 func (g *Governor) learn(now time.Time) {
 	r := g.rate
 	est, ok := g.cycleEstimate(now)
@@ -147,9 +147,9 @@ func (g *Governor) learn(now time.Time) {
 	} else {
 		g.setRate(now, r*decreaseFactor)
 	}
-	g.log.Debug("limit learned", slog.Float64("estimate", est), slog.Bool("cycle", ok),
+	g.log.Debug("limit learned", slog.Float64("estimate", est), slog.Bool("cycle_measured", ok),
 		slog.Float64("rate_at_429", r), slog.Float64("cycle_rate", c.rate),
-		slog.Int("cycle_admitted", c.admitted), slog.Duration("cycle", now.Sub(c.start)),
+		slog.Int("cycle_admitted", c.admitted), slog.Duration("cycle_length", now.Sub(c.start)),
 		slog.Duration("idle", c.idle), slog.Float64("limit", g.limit),
 		slog.Float64("rate", g.rate))
 	g.cycle = cycle{start: now, resume: g.pauseUntil, rate: g.rate,

@@ -41,7 +41,8 @@ func retryCall[T any](ctx context.Context, s *Scheduler, op string, sent *atomic
 			return zero, fmt.Errorf("%s: %w: %w", op, ErrAuth, err)
 		case genesys.ClassTransient, genesys.ClassRateLimited:
 			if n < s.cfg.MaxAttempts {
-				s.log.Warn(op, slog.Any("err", err), slog.Int("attempt", n))
+				s.log.Warn("retry after a failed request", slog.String("step", op),
+					slog.Any("err", err), slog.Int("attempt", n))
 				if err := s.sleepCtx(ctx, s.backoff(n)); err != nil {
 					return zero, err
 				}

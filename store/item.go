@@ -48,7 +48,9 @@ var stateNames = map[State]string{
 }
 
 // States lists every state in display order.
-var States = []State{Waiting, InFlight, Applied, Unchanged, NotFound, Forbidden, Invalid, Conflict, Exhausted}
+var States = []State{
+	Waiting, InFlight, Applied, Unchanged, NotFound, Forbidden, Invalid, Conflict, Exhausted,
+}
 
 // String returns the state's snake_case name.
 func (s State) String() string {

@@ -254,7 +254,7 @@ func (b benchRun) run(ctx context.Context) (benchRow, error) {
 	timedOut := errors.Is(runCtx.Err(), context.DeadlineExceeded)
 	switch {
 	case ctx.Err() != nil:
-		return benchRow{}, exitWith(exitInterrupted, fmt.Errorf("bench interrupted"))
+		return benchRow{}, exitWith(exitInterrupted, errors.New("bench interrupted"))
 	case err != nil && !timedOut:
 		return benchRow{}, fmt.Errorf("run %s under a %s window: %w", b.approach, b.window, err)
 	}
