@@ -86,3 +86,47 @@ func TestScheduler_AbsentFromBatchRead(t *testing.T) {
 		})
 	})
 }
+
+func TestScheduler_DryRunConfirmsAbsent(t *testing.T) {
+	title := map[string]string{genesys.FieldTitle: "x"}
+
+	t.Run("found on the single read", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			b := setup(t, Config{DryRun: true}, 2, []*store.Item{byID(0, title), byID(1, title)})
+			b.api.hidden = map[string]bool{uid(1): true}
+			sum, err := b.s.Run(context.Background())
+			require.NoError(t, err)
+			require.Equal(t, 2, sum.WouldChange)
+			require.Zero(t, sum.Counts[store.NotFound])
+			require.Equal(t, 1, b.api.count("get user"))
+			require.Zero(t, b.l.commits)
+		})
+	})
+	t.Run("confirmed 404", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			b := setup(t, Config{DryRun: true}, 1, []*store.Item{byID(0, title), byID(99, title)})
+			sum, err := b.s.Run(context.Background())
+			require.NoError(t, err)
+			require.Equal(t, 1, sum.WouldChange)
+			require.Equal(t, 1, sum.Counts[store.NotFound])
+			require.Equal(t, 1, b.api.count("get user"), "one request per missing user")
+			require.Zero(t, b.l.commits)
+			require.Equal(t, store.Waiting, b.l.item(2).State)
+		})
+	})
+	t.Run("transient read retried", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			b := setup(t, Config{DryRun: true}, 1, []*store.Item{byID(99, title)})
+			b.api.script = func(op, id string, n int) error {
+				if op == "get user" && n == 1 {
+					return apiErr(op, genesys.ClassTransient, 503, "service.unavailable")
+				}
+				return nil
+			}
+			sum, err := b.s.Run(context.Background())
+			require.NoError(t, err)
+			require.Equal(t, 1, sum.Counts[store.NotFound], "ended by the 404, not by a guess")
+			require.Equal(t, 2, b.api.count("get user"))
+		})
+	})
+}

@@ -65,14 +65,18 @@ func (s *Scheduler) dryBatch(ctx context.Context, items []*store.Item, sum *Summ
 	for _, u := range list {
 		users[u.ID] = u
 	}
+	refused, err := s.confirmDry(ctx, items, users)
+	if err != nil {
+		return err
+	}
 
 	for _, it := range items {
-		u, ok := users[userID(it)]
+		u := users[userID(it)]
 		diff := u.Diff(it.Desired)
-		switch {
-		case !ok:
+		switch st, ok := refused[it.Seq]; {
+		case ok:
 			sum.Counts[store.Waiting]--
-			sum.Counts[store.NotFound]++
+			sum.Counts[st]++
 		case len(diff) == 0:
 			sum.Counts[store.Waiting]--
 			sum.Counts[store.Unchanged]++
@@ -82,6 +86,41 @@ func (s *Scheduler) dryBatch(ctx context.Context, items []*store.Item, sum *Summ
 		}
 	}
 	return nil
+}
+
+// confirmDry reads, one at a time, the users a batch read left out, as a
+// real run does before it calls a user not found. A user found now joins
+// users; a refusal gives the state a real run would end the item in, which
+// confirmDry returns by item. A failure that outlasts the retries stops
+// the dry run.
+func (s *Scheduler) confirmDry(ctx context.Context, items []*store.Item,
+	users map[string]genesys.User) (map[uint64]store.State, error) {
+	refused := map[uint64]store.State{}
+	for _, it := range items {
+		id := userID(it)
+		if _, ok := users[id]; ok {
+			continue
+		}
+		u, err := retryCall(ctx, s, "confirm user", &s.reads, func() (genesys.User, error) {
+			u, _, err := s.api.GetUser(ctx, id)
+			return u, err
+		})
+		if err == nil {
+			users[id] = u
+			continue
+		}
+		switch genesys.ClassOf(err) {
+		case genesys.ClassNotFound:
+			refused[it.Seq] = store.NotFound
+		case genesys.ClassForbidden:
+			refused[it.Seq] = store.Forbidden
+		case genesys.ClassInvalid:
+			refused[it.Seq] = store.Invalid
+		default:
+			return nil, err
+		}
+	}
+	return refused, nil
 }
 
 // sample adds an item's changes to the summary, up to SampleSize.

@@ -7,8 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -40,14 +44,17 @@ type ImportSummary struct {
 // Import creates a new ledger at path from a plan and returns it open. It
 // refuses an existing path (ErrExists). The plan is checked in full first:
 // on any problem it returns PlanErrors and leaves no file behind. The
-// ledger is built in a temporary file beside path and moved into place
-// only once complete and synced.
+// ledger is built in a temporary file beside path, named
+// <path>.import-<pid>-<random>, and moved into place only once complete
+// and synced. Such files left by an import whose process is gone (killed
+// mid-way) are removed first.
 func Import(path, planPath string, opts ImportOptions) (*Ledger, ImportSummary, error) {
 	var sum ImportSummary
 	if _, err := os.Lstat(path); err == nil {
 		return nil, sum, fmt.Errorf("import plan to %s: %w", path, ErrExists)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".import-*")
+	removeStaleImports(path, opts.Logger)
+	tmp, err := os.CreateTemp(filepath.Dir(path), importPrefix(path)+strconv.Itoa(os.Getpid())+"-*")
 	if err != nil {
 		return nil, sum, fmt.Errorf("import plan: %w", err)
 	}
@@ -69,6 +76,54 @@ func Import(path, planPath string, opts ImportOptions) (*Ledger, ImportSummary, 
 	l.log.Info("plan imported", "path", path, "plan", planPath, "rows", sum.Rows,
 		"items", sum.Items, "duplicates", sum.Duplicates, "email_keyed", sum.EmailKeyed)
 	return l, sum, nil
+}
+
+// importPrefix is the start of the base name of path's temporary files.
+func importPrefix(path string) string { return filepath.Base(path) + ".import-" }
+
+// removeStaleImports removes path's temporary import files whose creating
+// process is no longer alive. A name without a pid, or whose process may
+// still run, is left alone.
+func removeStaleImports(path string, log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dir, prefix := filepath.Dir(path), importPrefix(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return // CreateTemp will report a directory that cannot be read
+	}
+	for _, e := range entries {
+		tail, ok := strings.CutPrefix(e.Name(), prefix)
+		pidText, random, dashed := strings.Cut(tail, "-")
+		if !ok || !dashed || random == "" || e.IsDir() {
+			continue
+		}
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid <= 0 || !processGone(pid) {
+			continue
+		}
+		stale := filepath.Join(dir, e.Name())
+		if err := os.Remove(stale); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			log.Warn("remove stale import file", "path", stale, "err", err)
+			continue
+		}
+		log.Info("removed stale import file", "path", stale, "pid", pid)
+	}
+}
+
+// processGone reports whether no process with this pid exists. It answers
+// false when in doubt, such as on systems that cannot probe a process.
+func processGone(pid int) bool {
+	if pid == os.Getpid() {
+		return false
+	}
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	defer p.Release()
+	return errors.Is(p.Signal(syscall.Signal(0)), os.ErrProcessDone)
 }
 
 // buildLedger writes the whole ledger into tmpPath and syncs it.

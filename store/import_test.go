@@ -3,7 +3,9 @@ package store
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -144,4 +146,46 @@ func TestImport_Refuses(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, entries)
 	})
+}
+
+// deadPid returns the pid of a process that has run and been reaped.
+func deadPid(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	require.NoError(t, cmd.Run())
+	return cmd.Process.Pid
+}
+
+func TestImport_StaleTemporaryFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "run.ledger")
+	dead := path + ".import-" + strconv.Itoa(deadPid(t)) + "-123"
+	live := path + ".import-" + strconv.Itoa(os.Getpid()) + "-456"
+	noPid := path + ".import-789"
+	other := filepath.Join(dir, "other.ledger.import-"+strconv.Itoa(deadPid(t))+"-1")
+	for _, p := range []string{dead, live, noPid, other} {
+		require.NoError(t, os.WriteFile(p, []byte("partial"), 0o600))
+	}
+
+	l, _, err := Import(path, writeFile(t, "p.csv", "id,title\n"+idA+",Agent\n"), ImportOptions{})
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+	require.NoFileExists(t, dead, "left by a process that is gone")
+	for _, p := range []string{live, noPid, other} {
+		require.FileExists(t, p)
+	}
+}
+
+func TestImport_UnknownColumnListsEveryProblem(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	plan := writeFile(t, "p.csv", "id,Titel,title\nbad,x,X\n"+idA+",y,Y\nnope,z,Z\n")
+	_, _, err := Import(filepath.Join(dir, "run.ledger"), plan, ImportOptions{})
+	var pe PlanErrors
+	require.True(t, errors.As(err, &pe), "%v", err)
+	require.Len(t, pe, 3, err.Error())
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Empty(t, entries, "nothing imported")
 }

@@ -133,8 +133,10 @@ func (c *collector) err() error {
 
 // ReadPlan streams a plan's rows to fn, checking each. fn sees only valid
 // rows. A *PlanError returned by fn is added to the problems and reading
-// goes on; any other error stops it. After the last row ReadPlan returns
-// PlanErrors if any row was bad.
+// goes on; any other error stops it. An unknown column or field is a
+// problem too, but the rows are still checked and passed on without it,
+// so every problem is listed at once. After the last row ReadPlan returns
+// PlanErrors if anything was wrong.
 func ReadPlan(path string, fn func(Row) error) (PlanInfo, error) {
 	return readPlan(path, defaultMaxErrors, fn)
 }

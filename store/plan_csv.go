@@ -79,8 +79,8 @@ func csvRow(c *collector, line int, columns, rec []string, cells []cell,
 	emit func(Row) error,
 ) error {
 	for i, v := range rec {
-		if strings.TrimSpace(v) == "" {
-			continue
+		if columns[i] == "" || strings.TrimSpace(v) == "" {
+			continue // a blank cell, or one under a column the header could not name
 		}
 		cells = append(cells, cell{name: columns[i], value: v, col: i + 1})
 	}
@@ -91,8 +91,10 @@ func csvRow(c *collector, line int, columns, rec []string, cells []cell,
 	return emit(row)
 }
 
-// readHeader maps the header's columns to plan names. It returns nil
-// columns when the header has problems, which are recorded in c.
+// readHeader maps the header's columns to plan names. A column it cannot
+// name (unknown, or not UTF-8) or a repeated one is recorded in c and left
+// as "" so the rows are still checked with the other columns. It returns
+// nil columns when no row can be checked: no header, or no key column.
 func readHeader(r *csv.Reader, c *collector) ([]string, error) {
 	rec, err := r.Read()
 	if errors.Is(err, io.EOF) {
@@ -118,14 +120,13 @@ func readHeader(r *csv.Reader, c *collector) ([]string, error) {
 			c.add(line, i+1, "", "unknown column %q (columns: %s)", raw, columnNames)
 		case seen[name] > 0:
 			c.add(line, i+1, name, "column %s appears twice (also column %d)", name, seen[name])
+		default:
+			seen[name] = i + 1
+			columns[i] = name
 		}
-		seen[name] = i + 1
-		columns[i] = name
 	}
-	if seen[columnID] == 0 && seen[genesys.FieldEmail] == 0 && !c.failed() {
+	if seen[columnID] == 0 && seen[genesys.FieldEmail] == 0 {
 		c.add(line, 1, "", "header names no id or email column: a row must name its user")
-	}
-	if c.failed() {
 		return nil, nil
 	}
 	return columns, nil

@@ -56,7 +56,9 @@ func jsonRow(c *collector, line int, text []byte, emit func(Row) error) error {
 	return emit(row)
 }
 
-// jsonCells walks one JSON object and returns its non-empty values.
+// jsonCells walks one JSON object and returns its non-empty values. An
+// unknown field is recorded in c and skipped, so the known ones are still
+// checked.
 func jsonCells(c *collector, line int, text []byte) ([]cell, bool) {
 	dec := json.NewDecoder(bytes.NewReader(text))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
@@ -66,35 +68,52 @@ func jsonCells(c *collector, line int, text []byte) ([]cell, bool) {
 	var cells []cell
 	seen := make(map[string]bool)
 	for dec.More() {
-		keyAt := nextTokenAt(text, dec.InputOffset())
-		tok, err := dec.Token()
-		if err != nil {
-			c.add(line, jsonErrAt(err, keyAt)+1, "", "malformed JSON: %v", err)
+		cl, ok := jsonField(c, line, text, dec, seen)
+		if !ok {
 			return nil, false
 		}
-		key, _ := tok.(string)
-		name, known := canonicalColumn(key)
-		if !known {
-			c.add(line, keyAt+1, "", "unknown field %q (fields: %s)", key, columnNames)
-			return nil, false
-		}
-		if seen[name] {
-			c.add(line, keyAt+1, name, "field %s appears twice", name)
-			return nil, false
-		}
-		seen[name] = true
-
-		valAt := nextTokenAt(text, dec.InputOffset())
-		v, msg := jsonValue(dec, name)
-		if msg != "" {
-			c.add(line, valAt+1, name, "%s: %s", name, msg)
-			return nil, false
-		}
-		if v != "" {
-			cells = append(cells, cell{name: name, value: v, col: valAt + 1})
+		if cl.value != "" {
+			cells = append(cells, cl)
 		}
 	}
 	return jsonEnd(c, line, text, dec, cells)
+}
+
+// jsonField reads one key and its value. An unknown key's value is read
+// and dropped, giving an empty cell; false means the line cannot go on.
+func jsonField(c *collector, line int, text []byte, dec *json.Decoder,
+	seen map[string]bool,
+) (cell, bool) {
+	keyAt := nextTokenAt(text, dec.InputOffset())
+	tok, err := dec.Token()
+	if err != nil {
+		c.add(line, jsonErrAt(err, keyAt)+1, "", "malformed JSON: %v", err)
+		return cell{}, false
+	}
+	key, _ := tok.(string)
+	name, known := canonicalColumn(key)
+	if !known {
+		c.add(line, keyAt+1, "", "unknown field %q (fields: %s)", key, columnNames)
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			c.add(line, keyAt+1, "", "malformed JSON: %v", err)
+			return cell{}, false
+		}
+		return cell{}, true
+	}
+	if seen[name] {
+		c.add(line, keyAt+1, name, "field %s appears twice", name)
+		return cell{}, false
+	}
+	seen[name] = true
+
+	valAt := nextTokenAt(text, dec.InputOffset())
+	v, msg := jsonValue(dec, name)
+	if msg != "" {
+		c.add(line, valAt+1, name, "%s: %s", name, msg)
+		return cell{}, false
+	}
+	return cell{name: name, value: v, col: valAt + 1}, true
 }
 
 // jsonEnd checks that the object closes and nothing follows it.

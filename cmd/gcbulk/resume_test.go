@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"os"
 	"testing"
 
@@ -93,6 +94,41 @@ func TestRun_Retarget(t *testing.T) {
 		require.Contains(t, res.stdout, `"resume": "gcbulk run --ledger `+ledger+
 			` --api-url `+s.url+`"`, "the ledger records the new target")
 	})
+}
+
+func TestSameTarget(t *testing.T) {
+	ie := map[string]string{"region": "eu-west-1"}
+	tests := []struct {
+		name string
+		now  map[string]string
+		want bool
+	}{
+		{"code as recorded", map[string]string{"region": "eu-west-1"}, true},
+		{"the code's domain", map[string]string{"region": "mypurecloud.ie"}, true},
+		{"the domain's api url", map[string]string{"api_url": "https://api.mypurecloud.ie/"}, true},
+		{"another region", map[string]string{"region": "us-east-1"}, false},
+		{"a local api url", map[string]string{"api_url": "http://127.0.0.1:9"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, sameTarget(ie, tt.now))
+		})
+	}
+}
+
+func TestCheckSameTarget_RegionSpellings(t *testing.T) {
+	h := setup(t)
+	ledger := h.settledLedger("ie.db", map[string]string{"region": "eu-west-1"})
+	l, err := store.Open(ledger, store.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+
+	p := runParams{log: slog.New(slog.DiscardHandler)}
+	p.api.Region = "mypurecloud.ie"
+	require.NoError(t, checkSameTarget(l, p))
+	m, err := l.Meta()
+	require.NoError(t, err)
+	require.Equal(t, "eu-west-1", m.Settings["region"], "one target: nothing to record")
 }
 
 func TestPaths_Directory(t *testing.T) {

@@ -302,7 +302,7 @@ func checkSameTarget(l *store.Ledger, p runParams) error {
 	}
 	now := runSettings(runParams{api: p.api})
 	was := targetOf(m.Settings)
-	if was == "" || was == targetOf(now) {
+	if was == "" || sameTarget(m.Settings, now) {
 		return nil
 	}
 	if fresh, err := neverAnswered(l); err == nil && fresh {
@@ -356,6 +356,24 @@ func retarget(l *store.Ledger, now map[string]string) error {
 		return exitWith(exitUsage, fmt.Errorf("record the new target: %w", err))
 	}
 	return nil
+}
+
+// sameTarget reports whether two runs' settings name one API target. It
+// compares the API base each resolves to, so a region's code and its
+// domain are one target; settings that do not resolve compare as written.
+func sameTarget(was, now map[string]string) bool {
+	return targetBase(was) == targetBase(now)
+}
+
+// targetBase returns the API base run settings resolve to, or their
+// target as written when they do not resolve.
+func targetBase(s map[string]string) string {
+	if s["api_url"] != "" || s["region"] != "" {
+		if base, _, err := genesys.ResolveBase(s["region"], s["api_url"]); err == nil {
+			return base
+		}
+	}
+	return targetOf(s)
 }
 
 // targetOf names the API target recorded in run settings.
