@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gcbulk/gcbulk/internal/e2etest"
 )
 
 // heapSampler records the peak of live heap objects while it runs.
@@ -69,11 +71,7 @@ func benchImport(b *testing.B, plan string) {
 
 // BenchmarkImport_Reference imports the 20,035-row reference plan.
 func BenchmarkImport_Reference(b *testing.B) {
-	plan := filepath.Join(refDir, "plan-reorg.csv")
-	if _, err := os.Stat(plan); err != nil {
-		b.Skip("reference data not present: " + err.Error())
-	}
-	benchImport(b, plan)
+	benchImport(b, e2etest.SharedData(b, "plan-reorg.csv"))
 }
 
 // BenchmarkImport_1M imports a generated 1,000,000-row plan.

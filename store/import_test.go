@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-)
 
-const refDir = "/work/shared/data"
+	"github.com/gcbulk/gcbulk/internal/e2etest"
+)
 
 // importInto imports plan into a fresh directory and returns the ledger.
 func importInto(t *testing.T, plan string) (*Ledger, ImportSummary) {
@@ -29,10 +29,7 @@ func TestImport_Reference(t *testing.T) {
 	if testing.Short() {
 		t.Skip("imports 20,035 rows twice; skipped in -short mode")
 	}
-	csvPlan := filepath.Join(refDir, "plan-reorg.csv")
-	if _, err := os.Stat(csvPlan); err != nil {
-		t.Skip("reference data not present: " + err.Error())
-	}
+	csvPlan := e2etest.SharedData(t, "plan-reorg.csv")
 
 	lc, sc := importInto(t, csvPlan)
 	require.Equal(t, 20035, sc.Rows)
@@ -51,7 +48,7 @@ func TestImport_Reference(t *testing.T) {
 	require.Equal(t, "test", m.ToolVersion)
 	require.Equal(t, "5", m.Settings["rate"])
 
-	_, sj := importInto(t, filepath.Join(refDir, "plan-reorg.jsonl"))
+	_, sj := importInto(t, e2etest.SharedData(t, "plan-reorg.jsonl"))
 	require.Equal(t, sc.Items, sj.Items)
 	require.Equal(t, sc.Fingerprint, sj.Fingerprint, "same plan in both formats")
 }

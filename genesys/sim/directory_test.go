@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gcbulk/gcbulk/genesys/sim"
+	"github.com/gcbulk/gcbulk/internal/e2etest"
 )
 
 func TestLoadDirectory(t *testing.T) {
@@ -56,22 +57,11 @@ func TestLoadDirectory(t *testing.T) {
 	})
 }
 
-// TestLoadReferenceDirectory reads the shared 25,000-user directory when
-// it is present beside the repository.
+// TestLoadReferenceDirectory reads the shared 25,000-user directory beside
+// the repository (skipped without it, except under CI).
 func TestLoadReferenceDirectory(t *testing.T) {
 	t.Parallel()
-	path := ""
-	for _, p := range []string{
-		"../../../shared/data/directory.jsonl", "/work/shared/data/directory.jsonl",
-	} {
-		if _, err := os.Stat(p); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		t.Skip("reference data shared/data/directory.jsonl not found beside the repository")
-	}
+	path := e2etest.SharedData(t, "directory.jsonl")
 	users, err := sim.LoadDirectory(path)
 	require.NoError(t, err)
 	require.Len(t, users, 25000)

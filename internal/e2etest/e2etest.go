@@ -31,7 +31,7 @@ func BuildGcbulk(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "gcbulk")
 	build := exec.Command("go", "build", "-o", bin, gcbulkPkg)
-	build.Dir = moduleRoot(t)
+	build.Dir = ModuleRoot(t)
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "build gcbulk: %s", out)
 	return bin
@@ -42,7 +42,7 @@ func BuildGcbulk(t testing.TB) string {
 // the test with the reason, or fails it when the environment has CI=true.
 func SharedData(t testing.TB, name string) string {
 	t.Helper()
-	p := filepath.Join(moduleRoot(t), "..", "shared", "data", name)
+	p := filepath.Join(ModuleRoot(t), "..", "shared", "data", name)
 	if _, err := os.Stat(p); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("reference data %s is missing: %v", p, err)
@@ -134,9 +134,9 @@ func JSONLines[T any](t testing.TB, data []byte) []T {
 	return out
 }
 
-// moduleRoot returns the directory holding go.mod, found from the working
+// ModuleRoot returns the directory holding go.mod, found from the working
 // directory upward.
-func moduleRoot(t testing.TB) string {
+func ModuleRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	require.NoError(t, err)

@@ -6,7 +6,6 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -15,13 +14,15 @@ import (
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gcbulk/gcbulk/internal/e2etest"
 )
 
 // TestDocComments fails listing every exported name outside internal/ that
 // lacks a doc comment starting with the name, and every package there
 // without a package comment.
 func TestDocComments(t *testing.T) {
-	c := &docChecker{root: moduleRoot(t), fset: token.NewFileSet()}
+	c := &docChecker{root: e2etest.ModuleRoot(t), fset: token.NewFileSet()}
 	pkgDoc := map[string]bool{} // package dir -> some file has a package comment
 
 	err := filepath.WalkDir(c.root, func(path string, d fs.DirEntry, err error) error {
@@ -82,21 +83,6 @@ func TestStartsWithName(t *testing.T) {
 func skipDir(name string) bool {
 	return name == "internal" || name == "testdata" || name == "vendor" ||
 		strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")
-}
-
-// moduleRoot walks up from the test's directory to the one holding go.mod.
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, dir, parent, "no go.mod above the test directory")
-		dir = parent
-	}
 }
 
 // docChecker collects doc comment problems, with positions relative to the
