@@ -245,8 +245,5 @@ func (e *engine) idle() bool {
 
 // sleep waits d or until the run stops.
 func (e *engine) sleep(d time.Duration) {
-	select {
-	case <-e.ctx.Done():
-	case <-e.s.clock.After(d):
-	}
+	_ = e.s.sleepCtx(e.ctx, d) // a stopped run is seen by the caller's loop
 }

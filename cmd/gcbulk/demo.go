@@ -100,9 +100,10 @@ func demoAction(c *cli.Context, e *env) error {
 	if err != nil {
 		return exitWith(exitUsage, err)
 	}
-	fmt.Fprintf(w, "plan %s: %d rows (%d keyed by e-mail, %d division moves, %d already "+
-		"matching, %d unknown users)\n", planPath, plan.Rows, plan.ByEmail, plan.Moves,
-		plan.Matching, plan.Unknown)
+	// The run's import line gives the rows and e-mail keys; this adds what
+	// only the demo knows about its plan.
+	fmt.Fprintf(w, "wrote a reorganisation plan: %d division moves, %d rows already matching, "+
+		"%d unknown users\n", plan.Moves, plan.Matching, plan.Unknown)
 
 	p := demoParams(c, dir, url, limit, window, log)
 	res, err := execute(c.Context, e, p, w, c.App.ErrWriter)

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -9,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gcbulk/gcbulk/internal/wait"
 )
 
 // decision is the fault plan for one request, drawn all at once so that
@@ -38,7 +39,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, cid string) {
 		s.send(w, r, faultReply(cid, d.errStatus))
 		return
 	}
-	if !pause(r.Context(), d.latency) {
+	if d.latency > 0 && wait.Sleep(r.Context(), d.latency) != nil {
 		return // the client gave up
 	}
 
@@ -51,7 +52,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, cid string) {
 		s.mu.Lock()
 		s.stats.SlowAnswers++
 		s.mu.Unlock()
-		if !pause(r.Context(), d.slow) {
+		if wait.Sleep(r.Context(), d.slow) != nil {
 			return
 		}
 	}
@@ -208,19 +209,4 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request, counter *int64) {
 		_ = tc.SetLinger(0) // send RST rather than FIN
 	}
 	_ = conn.Close()
-}
-
-// pause waits d, or until ctx ends; it reports whether d passed.
-func pause(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
